@@ -1,0 +1,180 @@
+"""ELU and its derivative for any array: NumPy, PyTorch, TensorFlow, CuPy, JAX,
+Dask, or any Array API array, computed on the array's own device.
+
+``import unielu`` imports NumPy and nothing heavier: a framework's backend is
+loaded the first time an array of that framework is passed in.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any, TypeVar
+
+from unielu._dispatch import BACKENDS, FRAMEWORK_MODULE, backend_module, check_alpha
+
+__version__ = "0.1.0"
+__all__ = ["elu", "elu_derivative", "get_backend", "installed_backends", "__version__"]
+
+ArrayT = TypeVar("ArrayT")
+
+
+def elu(x: ArrayT, /, alpha: float = 1.0) -> ArrayT:
+    r"""Exponential Linear Unit, elementwise.
+
+    .. math::
+
+        \operatorname{elu}(x) = \begin{cases} x & x > 0 \\
+        \alpha\,(e^x - 1) & x \le 0 \end{cases}
+
+    Parameters
+    ----------
+    x : array_like
+        A NumPy, PyTorch, TensorFlow, CuPy, JAX or Dask array, any array that
+        implements the Array API standard, or a Python/NumPy number or a list
+        or tuple of numbers (computed with NumPy).
+    alpha : float, default 1.0
+        Value the function tends to for large negative ``x``, negated. A
+        finite real number ``>= 0``; 0 gives ReLU.
+
+    Returns
+    -------
+    array
+        Same kind of array as ``x``, on the same device, with the same shape.
+        Floating dtypes (float16, bfloat16, float32, float64) are kept;
+        integer and bool inputs give the framework's default floating dtype.
+        A 0-d NumPy input gives a NumPy scalar, as a ufunc does.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not an array of a supported kind or has a complex or
+        non-numeric dtype, or if ``alpha`` is not a real number.
+    ValueError
+        If ``alpha`` is negative, NaN or infinite.
+
+    See Also
+    --------
+    elu_derivative : The derivative with respect to ``x``.
+
+    Notes
+    -----
+    The negative branch uses ``expm1``, so results are accurate to a few ULP
+    even for tiny negative ``x``, where ``exp(x) - 1`` would return 0. The
+    sign of ``-0.0`` is kept. PyTorch, TensorFlow and JAX results are
+    differentiable, with ``elu_derivative`` as their gradient.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import unielu
+    >>> unielu.elu(np.array([-2.0, -0.5, 0.0, 1.5]))
+    array([-0.86466472, -0.39346934,  0.        ,  1.5       ])
+    >>> unielu.elu([-1.0, 2.0], alpha=0.5)
+    array([-0.31606028,  2.        ])
+    >>> unielu.elu(np.float32(-1e-30))
+    np.float32(-1e-30)
+    """
+    module = backend_module(x, "elu")
+    result: ArrayT = module.elu(x, check_alpha(alpha, "elu"))
+    return result
+
+
+def elu_derivative(x: ArrayT, /, alpha: float = 1.0) -> ArrayT:
+    r"""Derivative of :func:`elu` with respect to ``x``, elementwise.
+
+    .. math::
+
+        \operatorname{elu}'(x) = \begin{cases} 1 & x > 0 \\
+        \alpha\,e^x & x \le 0 \end{cases}
+
+    At exactly 0 the ``x <= 0`` branch is taken, as in the ELU paper, so
+    ``elu_derivative(0) == alpha``.
+
+    Parameters
+    ----------
+    x : array_like
+        As for :func:`elu`.
+    alpha : float, default 1.0
+        As for :func:`elu`.
+
+    Returns
+    -------
+    array
+        As for :func:`elu`.
+
+    Raises
+    ------
+    TypeError
+        As for :func:`elu`.
+    ValueError
+        As for :func:`elu`.
+
+    See Also
+    --------
+    elu : The function itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import unielu
+    >>> unielu.elu_derivative(np.array([-1.0, 0.0, 3.0]), alpha=2.0)
+    array([0.73575888, 2.        , 1.        ])
+    """
+    module = backend_module(x, "elu_derivative")
+    result: ArrayT = module.elu_derivative(x, check_alpha(alpha, "elu_derivative"))
+    return result
+
+
+def get_backend(x: Any, /) -> str:
+    """Name of the backend that :func:`elu` would use for ``x``.
+
+    Parameters
+    ----------
+    x : array_like
+        Any input that :func:`elu` accepts.
+
+    Returns
+    -------
+    str
+        One of ``"numpy"``, ``"torch"``, ``"tensorflow"``, ``"jax"``,
+        ``"cupy"``, ``"dask"`` or ``"array_api"`` (the generic Array API
+        implementation).
+
+    Raises
+    ------
+    TypeError
+        If :func:`elu` would refuse ``x`` for its type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import unielu
+    >>> unielu.get_backend(np.ones(3))
+    'numpy'
+    >>> unielu.get_backend([1.0, 2.0])
+    'numpy'
+    """
+    name: str = backend_module(x, "get_backend").NAME
+    return name
+
+
+def installed_backends() -> tuple[str, ...]:
+    """Names of the backends whose framework is installed, without importing any.
+
+    ``"numpy"`` and ``"array_api"`` are always present. CuPy counts as
+    installed when the package is, whether or not a GPU is present.
+
+    Returns
+    -------
+    tuple of str
+        Backend names, in the order :func:`get_backend` tries them.
+
+    Examples
+    --------
+    >>> import unielu
+    >>> "numpy" in unielu.installed_backends()
+    True
+    """
+    return tuple(
+        name for name in BACKENDS if importlib.util.find_spec(FRAMEWORK_MODULE[name]) is not None
+    )

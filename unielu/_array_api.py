@@ -1,0 +1,52 @@
+"""Generic backend for any array with ``__array_namespace__`` (Array API standard).
+
+Only standard functions are used, so any conforming library works; its
+native kernels are not used. ``where(x > 0, 0, x)`` rather than
+``minimum(x, 0)`` keeps the sign of ``-0.0``, and clamping the branch that is
+not taken keeps ``exp`` from overflowing for large ``x``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from array_api_compat import array_namespace
+
+from unielu._dispatch import dtype_error
+
+NAME = "array_api"
+
+
+def _prepare(x: Any, func: str) -> tuple[Any, Any, Any]:
+    """(namespace, x in its working dtype, result dtype)."""
+    xp = array_namespace(x)
+    if xp.isdtype(x.dtype, "real floating"):
+        half = getattr(xp, "float16", None)
+        if half is not None and x.dtype == half:
+            return xp, xp.astype(x, xp.float32), x.dtype
+        return xp, x, x.dtype
+    if xp.isdtype(x.dtype, ("integral", "bool")):
+        default = _default_float(xp, x)
+        return xp, xp.astype(x, default), default
+    raise dtype_error(func, x.dtype, "the namespace's default real floating dtype")
+
+
+def _default_float(xp: Any, x: Any) -> Any:
+    info = getattr(xp, "__array_namespace_info__", None)
+    if info is None:  # namespaces older than the 2023.12 standard
+        return xp.float64
+    return info().default_dtypes(device=getattr(x, "device", None))["real floating"]
+
+
+def elu(x: Any, alpha: float) -> Any:
+    xp, w, dtype = _prepare(x, "elu")
+    positive = w > 0
+    negative = xp.where(positive, xp.zeros_like(w), w)
+    return xp.astype(xp.where(positive, w, alpha * xp.expm1(negative)), dtype, copy=False)
+
+
+def elu_derivative(x: Any, alpha: float) -> Any:
+    xp, w, dtype = _prepare(x, "elu_derivative")
+    positive = w > 0
+    negative = xp.where(positive, xp.zeros_like(w), w)
+    return xp.astype(xp.where(positive, xp.ones_like(w), alpha * xp.exp(negative)), dtype, copy=False)

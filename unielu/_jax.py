@@ -1,0 +1,71 @@
+"""JAX backend: arrays and tracers (jit, grad, vmap), device and sharding kept.
+
+``jax.nn.elu`` differentiates to ``y + 1`` (0 below about -17 in float32), so
+this backend defines ELU with a custom JVP equal to :func:`elu_derivative`,
+built from differentiable ops so that ``grad`` of ``grad`` works. The
+functions are jitted: eager calls run as one fused XLA kernel on the input's
+device, and calls under a trace are inlined.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from unielu._dispatch import dtype_error
+
+NAME = "jax"
+
+_KEPT = frozenset(jnp.dtype(t) for t in (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64))
+_HALF = frozenset(jnp.dtype(t) for t in (jnp.float16, jnp.bfloat16))
+
+
+def _as_float(x: Any, func: str) -> Any:
+    if x.dtype in _KEPT:
+        return x
+    if jnp.issubdtype(x.dtype, jnp.integer) or x.dtype == jnp.bool_:
+        # float32, or float64 when x64 is enabled
+        return x.astype(jax.dtypes.canonicalize_dtype(jnp.float64))
+    raise dtype_error(func, x.dtype, "float32 (float64 with jax_enable_x64)")
+
+
+def _widen(x: Any) -> Any:
+    return x.astype(jnp.float32) if x.dtype in _HALF else x
+
+
+@partial(jax.jit, static_argnums=1)
+def _derivative(x: Any, alpha: float) -> Any:
+    w = _widen(x)
+    positive = w > 0
+    d = jnp.where(positive, 1.0, alpha * jnp.exp(jnp.where(positive, 0.0, w)))
+    return d.astype(x.dtype)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _elu_core(x: Any, alpha: float) -> Any:
+    w = _widen(x)
+    positive = w > 0
+    # where(x > 0, 0, x), not minimum(x, 0): keeps -0.0, and JAX's gradient
+    # of minimum at a tie is 0.5.
+    y = jnp.where(positive, w, alpha * jnp.expm1(jnp.where(positive, 0.0, w)))
+    return y.astype(x.dtype)
+
+
+@_elu_core.defjvp
+def _elu_jvp(alpha: float, primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
+    (x,), (t,) = primals, tangents
+    return _elu_core(x, alpha), t * _derivative(x, alpha)
+
+
+_elu = jax.jit(_elu_core, static_argnums=1)
+
+
+def elu(x: Any, alpha: float) -> Any:
+    return _elu(_as_float(x, "elu"), alpha)
+
+
+def elu_derivative(x: Any, alpha: float) -> Any:
+    return _derivative(_as_float(x, "elu_derivative"), alpha)

@@ -1,0 +1,145 @@
+"""NumPy backend: Python numbers, sequences, NumPy arrays and scalars.
+
+The work is done in cache-sized blocks with in-place ufuncs, so a call reads
+the input once, writes the output once and allocates nothing beyond the
+output and a few block-sized scratch buffers. The formula is branch-free:
+
+    elu(x) = copysign(max(x, 0) + alpha * expm1(min(x, 0)), x)
+
+``min(x, 0)`` keeps ``expm1`` away from overflow for large ``x``; the final
+``copysign`` restores the sign of ``-0.0`` that ``min`` loses. Large arrays
+are split across threads, since ufuncs release the GIL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from unielu._dispatch import dtype_error
+
+NAME = "numpy"
+
+#: Elements per block: two float64 scratch blocks fit in a 1 MiB L2 cache.
+BLOCK = 1 << 15
+#: Below this many elements one thread is faster than handing work out.
+PARALLEL_MIN = 1 << 18
+
+
+def num_threads() -> int:
+    """Threads used for large arrays: ``UNIELU_NUM_THREADS``, else the usable cores."""
+    env = os.environ.get("UNIELU_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None or _pool._max_workers != threads:
+        _pool = ThreadPoolExecutor(threads, thread_name_prefix="unielu")
+    return _pool
+
+
+def _dtypes(dtype: np.dtype[Any], func: str) -> tuple[np.dtype[Any], np.dtype[Any]]:
+    """(result dtype, working dtype) for an input dtype."""
+    if dtype.kind == "f":
+        # float16 is computed in float32 and rounded once.
+        return dtype, (np.dtype(np.float32) if dtype.itemsize < 4 else dtype)
+    if dtype.kind in "biu":
+        return np.dtype(np.float64), np.dtype(np.float64)
+    if dtype.name == "bfloat16":  # ml_dtypes.bfloat16
+        return dtype, np.dtype(np.float32)
+    raise dtype_error(func, dtype, "float64")
+
+
+def _elu_block(x: np.ndarray, out: np.ndarray, alpha: float, scratch: np.ndarray) -> None:
+    # x and out are 1-d, contiguous, of the working dtype; out may alias scratch's owner.
+    t = scratch[: x.size]
+    np.minimum(x, 0, out=t)
+    np.expm1(t, out=t)
+    if alpha != 1.0:
+        np.multiply(t, alpha, out=t)
+    np.maximum(x, 0, out=out)
+    np.add(out, t, out=out)
+    np.copysign(out, x, out=out)
+
+
+def _derivative_block(x: np.ndarray, out: np.ndarray, alpha: float, scratch: np.ndarray) -> None:
+    mask = np.greater(x, 0, out=scratch.view(np.bool_)[: x.size])
+    np.minimum(x, 0, out=out)
+    np.exp(out, out=out)
+    if alpha != 1.0:
+        np.multiply(out, alpha, out=out)
+    np.copyto(out, 1, where=mask)
+
+
+Kernel = Callable[[np.ndarray, np.ndarray, float, np.ndarray], None]
+
+
+def _run(kernel: Kernel, x: np.ndarray, out: np.ndarray, alpha: float, work: np.dtype[Any]) -> None:
+    """Apply ``kernel`` block by block; x and out are 1-d and contiguous."""
+    n = x.size
+    if n == 0:
+        return
+    step = min(n, BLOCK)
+    scratch = np.empty(step, dtype=work)
+    cast = x.dtype != work or out.dtype != work
+    if cast:
+        wx = np.empty(step, dtype=work)
+        wout = np.empty(step, dtype=work)
+    for start in range(0, n, step):
+        xb = x[start : start + step]
+        ob = out[start : start + step]
+        if cast:
+            m = xb.size
+            np.copyto(wx[:m], xb, casting="unsafe")
+            kernel(wx[:m], wout[:m], alpha, scratch)
+            np.copyto(ob, wout[:m], casting="unsafe")
+        else:
+            kernel(xb, ob, alpha, scratch)
+
+
+def _apply(kernel: Kernel, x: Any, alpha: float, func: str) -> Any:
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as error:  # ragged or mixed sequences
+            raise TypeError(
+                f"unielu.{func}() argument 'x' must be a number or a rectangular list or "
+                f"tuple of numbers; got {type(x).__name__} that NumPy cannot convert: {error}"
+            ) from None
+    out_dtype, work = _dtypes(x.dtype, func)
+    if not (x.flags.c_contiguous or x.flags.f_contiguous):
+        x = np.ascontiguousarray(x)  # strided input: one copy, then the fast path
+    # Same memory order as x, so both ravel to views that match element by element.
+    out = np.empty_like(x, dtype=out_dtype, order="K", subok=False)
+    flat_x, flat_out = x.ravel(order="K"), out.ravel(order="K")
+    threads = num_threads() if x.size >= PARALLEL_MIN else 1
+    if threads == 1:
+        _run(kernel, flat_x, flat_out, alpha, work)
+    else:
+        bounds = np.linspace(0, x.size, threads + 1).astype(int)
+        jobs = [
+            _executor(threads).submit(_run, kernel, flat_x[a:b], flat_out[a:b], alpha, work)
+            for a, b in zip(bounds[:-1], bounds[1:])
+        ]
+        for job in jobs:
+            job.result()
+    return out[()] if out.ndim == 0 else out
+
+
+def elu(x: Any, alpha: float) -> Any:
+    return _apply(_elu_block, x, alpha, "elu")
+
+
+def elu_derivative(x: Any, alpha: float) -> Any:
+    return _apply(_derivative_block, x, alpha, "elu_derivative")

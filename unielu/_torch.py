@@ -1,0 +1,80 @@
+"""PyTorch backend: tensors on any device, with autograd, torch.func and torch.compile.
+
+The forward pass is PyTorch's own ``F.elu``, which already meets the contract
+(it uses ``expm1`` and keeps ``-0.0``). Its gradient does not (it is computed
+as ``y + 1``, exactly 0 below about -17 in float32, and 1 at NaN), so when a
+gradient is wanted the call goes through an ``autograd.Function`` whose
+backward is :func:`elu_derivative`, built from differentiable ops so that
+second derivatives follow. Without a gradient no autograd machinery runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from unielu._dispatch import dtype_error
+
+NAME = "torch"
+
+_KEPT = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
+_PROMOTED = frozenset(
+    {torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64}
+    | {getattr(torch, f"uint{n}") for n in (16, 32, 64) if hasattr(torch, f"uint{n}")}
+)
+_HALF = frozenset({torch.float16, torch.bfloat16})
+
+
+def _as_float(x: torch.Tensor, func: str) -> torch.Tensor:
+    if x.dtype in _KEPT:
+        return x
+    if x.dtype in _PROMOTED:
+        return x.to(torch.get_default_dtype())
+    raise dtype_error(func, x.dtype, "torch.get_default_dtype()")
+
+
+def _derivative(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    w = x.float() if x.dtype in _HALF else x  # compute in float32, round once
+    positive = w > 0
+    # exp of the clamped branch: no overflow for large x, so no NaN gradient.
+    d = torch.where(positive, 1.0, alpha * torch.exp(torch.where(positive, 0.0, w)))
+    return d.to(x.dtype)
+
+
+class _ELU(torch.autograd.Function):
+    generate_vmap_rule = True  # so torch.func.vmap works
+
+    @staticmethod
+    def forward(x: torch.Tensor, alpha: float) -> torch.Tensor:  # type: ignore[override]
+        return F.elu(x, alpha)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        x, alpha = inputs
+        ctx.save_for_backward(x)
+        ctx.save_for_forward(x)
+        ctx.alpha = alpha
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad * _derivative(x, ctx.alpha), None
+
+    @staticmethod
+    def jvp(ctx: Any, x_tangent: torch.Tensor, _alpha_tangent: Any) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        return x_tangent * _derivative(x, ctx.alpha)
+
+
+def elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    x = _as_float(x, "elu")
+    if torch.is_grad_enabled() and x.requires_grad:
+        result: torch.Tensor = _ELU.apply(x, alpha)
+        return result
+    return F.elu(x, alpha)
+
+
+def elu_derivative(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    return _derivative(_as_float(x, "elu_derivative"), alpha)
