@@ -14,7 +14,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
+from unielu import _flush
 from unielu._dispatch import dtype_error
 
 NAME = "jax"
@@ -36,22 +38,30 @@ def _widen(x: Any) -> Any:
     return x.astype(jnp.float32) if x.dtype in _HALF else x
 
 
+class _Ops:
+    where, expm1, exp, isnan = staticmethod(jnp.where), staticmethod(jnp.expm1), staticmethod(jnp.exp), staticmethod(jnp.isnan)
+
+    @staticmethod
+    def bits(x: Any) -> Any:
+        return lax.bitcast_convert_type(x, jnp.int32 if x.dtype == jnp.float32 else jnp.int64)
+
+    @staticmethod
+    def from_bits(i: Any, like: Any) -> Any:
+        return lax.bitcast_convert_type(i, like.dtype)
+
+
 @partial(jax.jit, static_argnums=1)
 def _derivative(x: Any, alpha: float) -> Any:
     w = _widen(x)
-    positive = w > 0
-    d = jnp.where(positive, 1.0, alpha * jnp.exp(jnp.where(positive, 0.0, w)))
-    return d.astype(x.dtype)
+    return _flush.derivative(w, alpha, _Ops, w.dtype.name).astype(x.dtype)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _elu_core(x: Any, alpha: float) -> Any:
     w = _widen(x)
-    positive = w > 0
-    # where(x > 0, 0, x), not minimum(x, 0): keeps -0.0, and JAX's gradient
-    # of minimum at a tie is 0.5.
-    y = jnp.where(positive, w, alpha * jnp.expm1(jnp.where(positive, 0.0, w)))
-    return y.astype(x.dtype)
+    y = _flush.elu(w, alpha, _Ops, w.dtype.name)
+    # XLA may rewrite the float16 round trip and lose the sign of -0.0.
+    return jnp.copysign(y, w).astype(x.dtype)
 
 
 @_elu_core.defjvp

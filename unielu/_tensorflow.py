@@ -14,6 +14,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from unielu import _flush
 from unielu._dispatch import dtype_error
 
 NAME = "tensorflow"
@@ -41,19 +42,31 @@ def _widen(x: tf.Tensor) -> tf.Tensor:
     return tf.cast(x, tf.float32) if x.dtype in _HALF else x
 
 
+class _Ops:
+    @staticmethod
+    def where(c: Any, a: Any, b: Any) -> tf.Tensor:
+        like = b if isinstance(b, tf.Tensor) else a
+        return tf.where(c, tf.cast(a, like.dtype), tf.cast(b, like.dtype))
+
+    expm1, exp, isnan = staticmethod(tf.math.expm1), staticmethod(tf.exp), staticmethod(tf.math.is_nan)
+
+    @staticmethod
+    def bits(x: tf.Tensor) -> tf.Tensor:
+        return tf.bitcast(x, tf.int32 if x.dtype == tf.float32 else tf.int64)
+
+    @staticmethod
+    def from_bits(i: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+        return tf.bitcast(i, like.dtype)
+
+
 def _forward(x: tf.Tensor, alpha: float) -> tf.Tensor:
     w = _widen(x)  # float16/bfloat16: compute in float32, round once
-    positive = w > 0
-    negative = tf.where(positive, tf.zeros_like(w), w)  # keeps -0.0, unlike minimum
-    y = tf.where(positive, w, alpha * tf.math.expm1(negative))
-    return tf.cast(y, x.dtype)
+    return tf.cast(_flush.elu(w, alpha, _Ops, w.dtype.name), x.dtype)
 
 
 def _derivative(x: tf.Tensor, alpha: float) -> tf.Tensor:
     w = _widen(x)
-    positive = w > 0
-    d = tf.where(positive, tf.ones_like(w), alpha * tf.exp(tf.where(positive, tf.zeros_like(w), w)))
-    return tf.cast(d, x.dtype)
+    return tf.cast(_flush.derivative(w, alpha, _Ops, w.dtype.name), x.dtype)
 
 
 def _elu(x: tf.Tensor, alpha: float) -> tf.Tensor:

@@ -6,6 +6,10 @@ as ``y + 1``, exactly 0 below about -17 in float32, and 1 at NaN), so when a
 gradient is wanted the call goes through an ``autograd.Function`` whose
 backward is :func:`elu_derivative`, built from differentiable ops so that
 second derivatives follow. Without a gradient no autograd machinery runs.
+
+Under ``torch.compile`` the forward is a custom op, opaque to Inductor:
+Inductor's CPU code computes ``expm1`` as ``exp(x) - 1``, which returns 0 for
+tiny negative x. The op runs the eager kernel inside the compiled graph.
 """
 
 from __future__ import annotations
@@ -54,7 +58,6 @@ class _ELU(torch.autograd.Function):
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
         x, alpha = inputs
         ctx.save_for_backward(x)
-        ctx.save_for_forward(x)
         ctx.alpha = alpha
 
     @staticmethod
@@ -62,16 +65,33 @@ class _ELU(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         return grad * _derivative(x, ctx.alpha), None
 
-    @staticmethod
-    def jvp(ctx: Any, x_tangent: torch.Tensor, _alpha_tangent: Any) -> torch.Tensor:
-        (x,) = ctx.saved_tensors
-        return x_tangent * _derivative(x, ctx.alpha)
+
+
+@torch.library.custom_op("unielu::elu", mutates_args=())  # type: ignore[misc]
+def _elu_op(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    return F.elu(x, alpha)
+
+
+@_elu_op.register_fake  # type: ignore[misc]
+def _(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+@_elu_op.register_vmap  # type: ignore[misc]
+def _(info: Any, in_dims: tuple[Any, ...], x: torch.Tensor, alpha: float) -> Any:
+    return _elu_op(x, alpha), in_dims[0]  # elementwise: the batch dim stays where it is
+
+
+_elu_op.register_autograd(_ELU.backward, setup_context=_ELU.setup_context)
 
 
 def elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
     x = _as_float(x, "elu")
+    if torch.compiler.is_compiling():
+        result: torch.Tensor = _elu_op(x, alpha)
+        return result
     if torch.is_grad_enabled() and x.requires_grad:
-        result: torch.Tensor = _ELU.apply(x, alpha)
+        result = _ELU.apply(x, alpha)
         return result
     return F.elu(x, alpha)
 

@@ -1,0 +1,592 @@
+"""One adapter per backend: how the conformance matrix makes that backend's
+arrays, reads results back, and reaches its devices and autodiff.
+
+Only the adapter for the backend under test is instantiated, so only its
+framework is imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+import unielu
+from reference import numpy_dtype
+
+FLOATS = ("float16", "bfloat16", "float32", "float64")
+INTS = ("bool", "int8", "int16", "int32", "int64", "uint8")
+
+
+class Backend:
+    name: ClassVar[str]
+    #: Module that must import for this backend to be tested.
+    framework: ClassVar[str]
+    ulp: ClassVar[float] = 3
+    flush_subnormals: ClassVar[bool] = False
+    autodiff: ClassVar[bool] = False
+    native: ClassVar[bool] = False
+    dtypes: tuple[str, ...] = FLOATS
+    int_dtypes: tuple[str, ...] = INTS
+    default_float = "float64"
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+
+    # -- arrays --------------------------------------------------------------
+    def asarray(self, values: Any, dtype: str) -> Any:
+        raise NotImplementedError
+
+    def to_numpy(self, y: Any) -> np.ndarray:
+        """float64 (or the integer/bool dtype) NumPy copy of a result."""
+        raise NotImplementedError
+
+    def dtype_name(self, y: Any) -> str:
+        raise NotImplementedError
+
+    def is_native(self, y: Any) -> bool:
+        raise NotImplementedError
+
+    def noncontiguous(self, x2d: Any) -> dict[str, Any]:
+        """Strided or transposed views of a 2-d array (where the framework has them)."""
+        return {"transposed": x2d.T, "every other row": x2d[::2], "every third column": x2d[:, ::3]}
+
+    def refused(self) -> dict[str, Any]:
+        """Inputs of this framework that must raise TypeError (complex, non-numeric)."""
+        return {}
+
+    def variants(self, values: np.ndarray) -> dict[str, Any]:
+        """Other input kinds of this framework that must give the same values."""
+        return {}
+
+    def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
+        """Inputs on each device, with a check that a result is where its input was."""
+        return {}
+
+    def native_elu(self, x: Any, alpha: float) -> Any:
+        raise NotImplementedError
+
+    # -- autodiff --------------------------------------------------------------
+    def gradients(self, x: Any, alpha: float) -> dict[str, tuple[Any, Any]]:
+        """First and second derivative of elu at x, by each autodiff route."""
+        raise NotImplementedError
+
+    def native_gradient(self, x: Any, alpha: float) -> Any:
+        raise NotImplementedError
+
+    def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:
+        """elu under each compilation or mapping transform."""
+        raise NotImplementedError
+
+    def extra_checks(self) -> dict[str, Callable[[], None]]:
+        """Contract lines only this backend has (laziness, gradcheck, sharding)."""
+        return {}
+
+
+class NumPyBackend(Backend):
+    name = framework = "numpy"
+
+    def asarray(self, values: Any, dtype: str) -> Any:
+        return np.asarray(values).astype(numpy_dtype(dtype))
+
+    def to_numpy(self, y: Any) -> np.ndarray:
+        y = np.asarray(y)
+        return y.astype(np.float64) if y.dtype.kind not in "biu" else y
+
+    def dtype_name(self, y: Any) -> str:
+        return str(np.asarray(y).dtype)
+
+    def is_native(self, y: Any) -> bool:
+        return isinstance(y, (np.ndarray, np.generic))
+
+    def refused(self) -> dict[str, Any]:
+        return {
+            "complex128": np.array([1 + 2j]),
+            "complex64 scalar": np.complex64(1),
+            "Python complex": 1j,
+            "object": np.array([1.0, None], dtype=object),
+            "str": np.array(["a"]),
+            "datetime64": np.array(["2026-01-01"], dtype="datetime64[D]"),
+            "list of str": ["a", "b"],
+            "ragged list": [[1.0], [1.0, 2.0]],
+        }
+
+    def variants(self, values: np.ndarray) -> dict[str, Any]:
+        class Sub(np.ndarray):
+            pass
+
+        return {
+            "list": values.tolist(),
+            "tuple": tuple(values.tolist()),
+            "ndarray subclass": values.view(Sub),
+            "read-only": _readonly(values),
+        }
+
+    def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
+        return {"cpu": (values, lambda y: isinstance(y, np.ndarray))}
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+class TorchBackend(Backend):
+    name = framework = "torch"
+    autodiff = native = True
+    default_float = "float32"  # torch.get_default_dtype()
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        import torch
+
+        self.torch = torch
+        self.device = options.get("device") or "cpu"
+
+    def asarray(self, values: Any, dtype: str) -> Any:
+        torch = self.torch
+        a = np.asarray(values)
+        via = a.astype(np.float32 if dtype == "bfloat16" else dtype)
+        return torch.from_numpy(via.copy(order="C")).to(self.device, getattr(torch, dtype))
+
+    def to_numpy(self, y: Any) -> np.ndarray:
+        y = y.detach().cpu()
+        if y.is_floating_point():
+            y = y.double()
+        return y.numpy()
+
+    def dtype_name(self, y: Any) -> str:
+        return str(y.dtype).removeprefix("torch.")
+
+    def is_native(self, y: Any) -> bool:
+        return isinstance(y, self.torch.Tensor)
+
+    def noncontiguous(self, x2d: Any) -> dict[str, Any]:
+        return {"transposed": x2d.t(), "every other row": x2d[::2], "every third column": x2d[:, ::3]}
+
+    def refused(self) -> dict[str, Any]:
+        torch = self.torch
+        return {
+            "complex64": torch.ones(2, dtype=torch.complex64, device=self.device),
+            "float8_e4m3fn": torch.zeros(2, device=self.device).to(torch.float8_e4m3fn),
+        }
+
+    def variants(self, values: np.ndarray) -> dict[str, Any]:
+        x = self.torch.from_numpy(values).to(self.device)
+        return {"nn.Parameter": self.torch.nn.Parameter(x.clone())}
+
+    def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
+        torch = self.torch
+        out = {}
+        for device in dict.fromkeys([self.device, "cpu", "meta"]):
+            x = torch.from_numpy(values).to(device)
+            out[device] = (x, lambda y, d=x.device: y.device == d)
+        if torch.cuda.device_count() > 1:
+            x = torch.from_numpy(values).to("cuda:1")
+            out["cuda:1 while cuda:0 is current"] = (x, lambda y: y.device == x.device)
+        return out
+
+    def native_elu(self, x: Any, alpha: float) -> Any:
+        return self.torch.nn.functional.elu(x, alpha)
+
+    def gradients(self, x: Any, alpha: float) -> dict[str, tuple[Any, Any]]:
+        torch = self.torch
+        x = x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(unielu.elu(x, alpha).sum(), x, create_graph=True)
+        (g2,) = torch.autograd.grad(g.sum(), x)
+        f = torch.func.grad(lambda v: unielu.elu(v, alpha))
+        func_g = torch.func.vmap(f)(x.detach())
+        func_g2 = torch.func.vmap(torch.func.grad(f))(x.detach())
+        return {"autograd": (g, g2), "torch.func.vmap(grad)": (func_g, func_g2)}
+
+    def native_gradient(self, x: Any, alpha: float) -> Any:
+        x = x.detach().requires_grad_(True)
+        (g,) = self.torch.autograd.grad(self.native_elu(x, alpha).sum(), x)
+        return g
+
+    def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:
+        torch = self.torch
+        torch._dynamo.reset()
+
+        def compiled_backward(v: Any) -> Any:
+            v = v.detach().requires_grad_(True)
+            y = torch.compile(lambda t: unielu.elu(t, alpha), fullgraph=True)(v)
+            return y
+
+        return {
+            "torch.compile(fullgraph=True)": torch.compile(
+                lambda v: unielu.elu(v, alpha), fullgraph=True
+            ),
+            "torch.compile(fullgraph=True) with grad": compiled_backward,
+            "torch.func.vmap": torch.func.vmap(lambda v: unielu.elu(v, alpha)),
+            "torch.compile(torch.func.vmap)": torch.compile(
+                torch.func.vmap(lambda v: unielu.elu(v, alpha)), fullgraph=True
+            ),
+            "torch.no_grad": torch.no_grad()(lambda v: unielu.elu(v, alpha)),
+        }
+
+    def extra_checks(self) -> dict[str, Callable[[], None]]:
+        torch = self.torch
+
+        def gradcheck() -> None:
+            x = torch.tensor(
+                [-30.0, -2.0, -0.5, -1e-3, 1e-3, 0.7, 3.0], dtype=torch.float64, device=self.device
+            )
+            for alpha in (0.0, 1.0, 1.7):
+                x1 = x.clone().requires_grad_(True)
+                assert torch.autograd.gradcheck(lambda v: unielu.elu(v, alpha), (x1,))
+                assert torch.autograd.gradgradcheck(lambda v: unielu.elu(v, alpha), (x1,))
+
+        def compiled_gradient() -> None:
+            torch._dynamo.reset()
+            x = torch.tensor(
+                [-30.0, -1e-30, -0.0, 0.0, 2.0, 1e30], device=self.device, requires_grad=True
+            )
+            y = torch.compile(lambda v: unielu.elu(v, 1.7), fullgraph=True)(x)
+            (g,) = torch.autograd.grad(y.sum(), x)
+            torch.testing.assert_close(g, unielu.elu_derivative(x.detach(), 1.7))
+
+        return {
+            "gradcheck and gradgradcheck": gradcheck,
+            "gradient through torch.compile(fullgraph=True)": compiled_gradient,
+        }
+
+
+class TensorFlowBackend(Backend):
+    name = framework = "tensorflow"
+    ulp = 5
+    flush_subnormals = True
+    autodiff = native = True
+    default_float = "float32"
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        import tensorflow as tf
+
+        self.tf = tf
+
+    def asarray(self, values: Any, dtype: str) -> Any:
+        tf = self.tf
+        a = np.asarray(values)
+        with tf.device("/CPU:0"):
+            if dtype == "bfloat16":
+                return tf.cast(tf.constant(a.astype(np.float32)), tf.bfloat16)
+            return tf.constant(a.astype(dtype))
+
+    def to_numpy(self, y: Any) -> np.ndarray:
+        if y.dtype.is_floating:
+            y = self.tf.cast(y, self.tf.float64)
+        return y.numpy()
+
+    def dtype_name(self, y: Any) -> str:
+        return str(y.dtype.name)
+
+    def is_native(self, y: Any) -> bool:
+        return isinstance(y, self.tf.Tensor)
+
+    def noncontiguous(self, x2d: Any) -> dict[str, Any]:
+        tf = self.tf
+        return {"transposed": tf.transpose(x2d), "every other row": x2d[::2], "strided": x2d[:, ::3]}
+
+    def refused(self) -> dict[str, Any]:
+        tf = self.tf
+        return {"complex64": tf.constant([1 + 2j], dtype=tf.complex64), "string": tf.constant(["a"])}
+
+    def variants(self, values: np.ndarray) -> dict[str, Any]:
+        return {"tf.Variable": self.tf.Variable(values)}
+
+    def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
+        tf = self.tf
+        out = {}
+        for device in ("/CPU:0", "/CPU:1"):
+            with tf.device(device):
+                x = tf.constant(values)
+            out[device] = (x, lambda y, x=x: y.device == x.device)
+        return out
+
+    def native_elu(self, x: Any, alpha: float) -> Any:
+        return self.tf.where(x > 0, x, alpha * self.tf.nn.elu(x))
+
+    def gradients(self, x: Any, alpha: float) -> dict[str, tuple[Any, Any]]:
+        tf = self.tf
+
+        def both(v: Any) -> tuple[Any, Any]:
+            with tf.GradientTape() as outer:
+                outer.watch(v)
+                with tf.GradientTape() as inner:
+                    inner.watch(v)
+                    y = unielu.elu(v, alpha)
+                g = inner.gradient(y, v)
+            return g, outer.gradient(g, v)
+
+        return {
+            "GradientTape (eager)": both(x),
+            "GradientTape in tf.function": tf.function(both)(x),
+            "GradientTape in tf.function(jit_compile=True)": tf.function(both, jit_compile=True)(x),
+        }
+
+    def native_gradient(self, x: Any, alpha: float) -> Any:
+        tf = self.tf
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = self.native_elu(x, alpha)
+        return tape.gradient(y, x)
+
+    def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:
+        tf = self.tf
+        return {
+            "tf.function": tf.function(lambda v: unielu.elu(v, alpha)),
+            "tf.function(jit_compile=True)": tf.function(lambda v: unielu.elu(v, alpha), jit_compile=True),
+            "tf.function(reduce_retracing=True)": tf.function(
+                lambda v: unielu.elu(v, alpha), reduce_retracing=True
+            ),
+        }
+
+
+class JAXBackend(Backend):
+    name = framework = "jax"
+    ulp = 5
+    flush_subnormals = True
+    autodiff = native = True
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        import jax
+        import jax.numpy as jnp
+
+        self.jax, self.jnp = jax, jnp
+        x64 = jax.config.jax_enable_x64
+        self.dtypes = FLOATS if x64 else FLOATS[:3]
+        self.default_float = "float64" if x64 else "float32"
+        self.int_dtypes = INTS if x64 else tuple(d for d in INTS if d != "int64")
+
+    def asarray(self, values: Any, dtype: str) -> Any:
+        return self.jnp.asarray(np.asarray(values).astype(numpy_dtype(dtype)))
+
+    def to_numpy(self, y: Any) -> np.ndarray:
+        y = np.asarray(y)
+        return y.astype(np.float64) if y.dtype.kind not in "biu" else y
+
+    def dtype_name(self, y: Any) -> str:
+        return str(y.dtype)
+
+    def is_native(self, y: Any) -> bool:
+        return isinstance(y, self.jax.Array)
+
+    def refused(self) -> dict[str, Any]:
+        return {"complex64": self.jnp.ones(2, dtype=self.jnp.complex64)}
+
+    def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
+        jax = self.jax
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        devices = jax.devices()
+        out = {}
+        for device in devices[:2]:
+            x = jax.device_put(values, device)
+            out[str(device)] = (x, lambda y, x=x: y.devices() == x.devices() and y.committed)
+        if len(devices) > 1:
+            mesh = Mesh(np.array(devices[:2]), ("i",))
+            sharded = jax.device_put(values, NamedSharding(mesh, PartitionSpec("i")))
+            out["sharded over two devices"] = (
+                sharded,
+                lambda y: y.sharding.is_equivalent_to(sharded.sharding, y.ndim),
+            )
+        return out
+
+    def native_elu(self, x: Any, alpha: float) -> Any:
+        return self.jax.nn.elu(x, alpha)
+
+    def gradients(self, x: Any, alpha: float) -> dict[str, tuple[Any, Any]]:
+        jax = self.jax
+        g = jax.grad(lambda v: unielu.elu(v, alpha))
+        return {
+            "vmap(grad)": (jax.vmap(g)(x), jax.vmap(jax.grad(g))(x)),
+            "jit(vmap(grad))": (jax.jit(jax.vmap(g))(x), jax.jit(jax.vmap(jax.grad(g)))(x)),
+            "jacfwd": (
+                jax.vmap(jax.jacfwd(lambda v: unielu.elu(v, alpha)))(x),
+                jax.vmap(jax.jacfwd(jax.jacfwd(lambda v: unielu.elu(v, alpha))))(x),
+            ),
+        }
+
+    def native_gradient(self, x: Any, alpha: float) -> Any:
+        return self.jax.vmap(self.jax.grad(lambda v: self.jax.nn.elu(v, alpha)))(x)
+
+    def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:
+        jax = self.jax
+        return {
+            "jax.jit": jax.jit(lambda v: unielu.elu(v, alpha)),
+            "jax.vmap": jax.vmap(lambda v: unielu.elu(v, alpha)),
+        }
+
+
+class DaskBackend(Backend):
+    name = framework = "dask"
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        import dask
+        import dask.array as da
+
+        self.dask, self.da = dask, da
+
+    def asarray(self, values: Any, dtype: str) -> Any:
+        a = np.asarray(values).astype(numpy_dtype(dtype))
+        return self.da.from_array(a, chunks=max(1, a.shape[0] // 3) if a.ndim else ())
+
+    def _compute(self, y: Any) -> np.ndarray:
+        return np.asarray(y.compute(scheduler="sync"))
+
+    def to_numpy(self, y: Any) -> np.ndarray:
+        y = self._compute(y)
+        return y.astype(np.float64) if y.dtype.kind not in "biu" else y
+
+    def dtype_name(self, y: Any) -> str:
+        computed = str(self._compute(y).dtype)
+        assert computed == str(y.dtype), f"lazy dtype {y.dtype} but computed {computed}"
+        return computed
+
+    def is_native(self, y: Any) -> bool:
+        return isinstance(y, self.da.Array)
+
+    def refused(self) -> dict[str, Any]:
+        return {"complex128": self.da.from_array(np.array([1j, 2j]), chunks=1)}
+
+    def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
+        x = self.da.from_array(values, chunks=2)
+        return {"same chunks": (x, lambda y: y.chunks == x.chunks)}
+
+    def extra_checks(self) -> dict[str, Callable[[], None]]:
+        dask, da = self.dask, self.da
+
+        def refuse_to_compute(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError("something was computed")
+
+        def lazy() -> None:
+            x = da.from_array(np.linspace(-3, 3, 12), chunks=4)
+            with dask.config.set(scheduler=refuse_to_compute):
+                for func in (unielu.elu, unielu.elu_derivative):
+                    y = func(x, 1.5)
+                    assert isinstance(y, da.Array) and y.chunks == x.chunks
+            np.testing.assert_array_equal(
+                y.compute(scheduler="sync"), unielu.elu_derivative(np.linspace(-3, 3, 12), 1.5)
+            )
+
+        return {"nothing is computed": lazy}
+
+
+class ArrayAPIBackend(Backend):
+    """Generic Array API path, exercised with array-api-strict."""
+
+    name = "array_api"
+    framework = "array_api_strict"
+    dtypes = ("float32", "float64")
+    int_dtypes = ("bool", "int8", "int16", "int32", "int64", "uint8")
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        self.xp = importlib.import_module("array_api_strict")
+
+    def asarray(self, values: Any, dtype: str) -> Any:
+        return self.xp.asarray(np.asarray(values).astype(dtype), dtype=getattr(self.xp, dtype))
+
+    def to_numpy(self, y: Any) -> np.ndarray:
+        y = np.asarray(y)  # array-api-strict supports the buffer protocol / __array__
+        return y.astype(np.float64) if y.dtype.kind not in "biu" else y
+
+    def dtype_name(self, y: Any) -> str:
+        return str(np.asarray(y).dtype)
+
+    def is_native(self, y: Any) -> bool:
+        return type(y).__module__.startswith("array_api_strict")
+
+    def noncontiguous(self, x2d: Any) -> dict[str, Any]:
+        return {"transposed": x2d.T, "every other row": x2d[::2, :], "every third column": x2d[:, ::3]}
+
+    def refused(self) -> dict[str, Any]:
+        return {"complex64": self.xp.asarray([1 + 2j], dtype=self.xp.complex64)}
+
+    def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
+        out = {}
+        for device in self.xp.__array_namespace_info__().devices():
+            x = self.xp.asarray(values, device=device)
+            out[str(device)] = (x, lambda y, x=x: y.device == x.device)
+        return out
+
+
+class CuPyBackend(Backend):
+    name = framework = "cupy"
+    native = False
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        import cupy
+
+        self.cp = cupy
+        self.dtypes = ("float16", "float32", "float64")
+
+    def asarray(self, values: Any, dtype: str) -> Any:
+        return self.cp.asarray(np.asarray(values).astype(dtype))
+
+    def to_numpy(self, y: Any) -> np.ndarray:
+        y = self.cp.asnumpy(y)
+        return y.astype(np.float64) if y.dtype.kind not in "biu" else y
+
+    def dtype_name(self, y: Any) -> str:
+        return str(y.dtype)
+
+    def is_native(self, y: Any) -> bool:
+        return isinstance(y, self.cp.ndarray)
+
+    def refused(self) -> dict[str, Any]:
+        return {"complex64": self.cp.ones(2, dtype=self.cp.complex64)}
+
+    def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
+        cp = self.cp
+        out = {}
+        for i in range(min(2, cp.cuda.runtime.getDeviceCount())):
+            with cp.cuda.Device(i):
+                x = cp.asarray(values)
+            # Current device stays 0: the input on device 1 must still be computed there.
+            out[f"cuda:{i} while cuda:0 is current"] = (x, lambda y, i=i: y.device.id == i)
+        return out
+
+    def extra_checks(self) -> dict[str, Callable[[], None]]:
+        cp = self.cp
+
+        def dask_on_cupy_blocks() -> None:
+            try:
+                import dask.array as da
+            except ImportError:  # the GPU check does not need dask
+                return
+            x = da.from_array(cp.linspace(-3, 3, 12), chunks=4, asarray=False)
+            y = unielu.elu(x, 1.5)
+            assert isinstance(y._meta, cp.ndarray)
+            cp.testing.assert_array_equal(y.compute(), unielu.elu(cp.linspace(-3, 3, 12), 1.5))
+
+        def stream() -> None:
+            s = cp.cuda.Stream(non_blocking=True)
+            x = cp.linspace(-3, 3, 1 << 20, dtype=cp.float32)
+            with s:
+                y = unielu.elu(x)
+            s.synchronize()
+            cp.testing.assert_allclose(y, cp.where(x > 0, x, cp.expm1(x)), rtol=1e-6)
+
+        return {"dask on CuPy blocks": dask_on_cupy_blocks, "runs on the current stream": stream}
+
+
+ADAPTERS: dict[str, type[Backend]] = {
+    cls.name: cls
+    for cls in (
+        NumPyBackend,
+        TorchBackend,
+        TensorFlowBackend,
+        JAXBackend,
+        DaskBackend,
+        ArrayAPIBackend,
+        CuPyBackend,
+    )
+}
