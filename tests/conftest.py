@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from backends import ADAPTERS  # noqa: E402
+from backends import ADAPTERS
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,7 +86,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         metafunc.parametrize(
-            "backend", metafunc.config.unielu_backends, indirect=True, scope="session"  # type: ignore[attr-defined]
+            "backend",
+            metafunc.config.unielu_backends,
+            indirect=True,
+            scope="session",  # type: ignore[attr-defined]
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import ml_dtypes
 import mpmath
@@ -74,7 +74,7 @@ def grid(dtype: str) -> np.ndarray:
     return np.unique(rounded[np.isfinite(rounded)])
 
 
-@lru_cache(maxsize=None)
+@cache
 def reference(func: str, dtype: str, alpha: float) -> tuple[np.ndarray, tuple[mpmath.mpf, ...]]:
     x = grid(dtype)
     return x, tuple(EXACT[func](v, alpha) for v in x.tolist())
@@ -90,7 +90,7 @@ def ulp_errors(
     x, exact = reference(func, dtype, alpha)
     smallest_normal = mpmath.mpf(2) ** FORMATS[dtype][1]
     errors = np.empty(len(x))
-    for i, (y, ref) in enumerate(zip(got.tolist(), exact)):
+    for i, (y, ref) in enumerate(zip(got.tolist(), exact, strict=True)):
         if np.isnan(y) or np.isinf(y):
             errors[i] = np.inf
         elif flush_subnormals and y == 0 and abs(ref) < smallest_normal:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from unielu._dispatch import BACKENDS, FRAMEWORK_MODULE, backend_module, check_alpha
 
 __version__ = "0.1.0"
-__all__ = ["elu", "elu_derivative", "get_backend", "installed_backends", "__version__"]
+__all__ = ["__version__", "elu", "elu_derivative", "get_backend", "installed_backends"]
 
 ArrayT = TypeVar("ArrayT")
 

@@ -49,4 +49,6 @@ def elu_derivative(x: Any, alpha: float) -> Any:
     xp, w, dtype = _prepare(x, "elu_derivative")
     positive = w > 0
     negative = xp.where(positive, xp.zeros_like(w), w)
-    return xp.astype(xp.where(positive, xp.ones_like(w), alpha * xp.exp(negative)), dtype, copy=False)
+    return xp.astype(
+        xp.where(positive, xp.ones_like(w), alpha * xp.exp(negative)), dtype, copy=False
+    )

@@ -22,12 +22,14 @@ NAME = "cupy"
 # The ternary never evaluates expm1/exp for x > 0 (no overflow); NaN takes
 # the second branch and stays NaN; -0.0 gives alpha * expm1(-0.0) = -0.0.
 _ELU = cp.ElementwiseKernel(
-    "T x, C alpha", "T y",
+    "T x, C alpha",
+    "T y",
     "const C v = (C)x; y = (T)(v > 0 ? v : alpha * expm1(v));",
     "unielu_elu",
 )
 _DERIVATIVE = cp.ElementwiseKernel(
-    "T x, C alpha", "T y",
+    "T x, C alpha",
+    "T y",
     "const C v = (C)x; y = (T)(v > 0 ? (C)1 : alpha * exp(v));",
     "unielu_elu_derivative",
 )

@@ -90,16 +90,16 @@ def check_alpha(alpha: Any, func: str) -> float:
     """Return ``alpha`` as a Python float, or raise naming what is accepted."""
     if isinstance(alpha, float) and 0.0 <= alpha < math.inf:
         return alpha  # fast path for the common case; NaN fails the comparison
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (numbers.Real, np.integer, np.floating)):
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(
+        alpha, (numbers.Real, np.integer, np.floating)
+    ):
         raise TypeError(
             f"unielu.{func}() argument 'alpha' must be a real number (int, float "
             f"or NumPy real scalar); got {type(alpha).__module__}.{type(alpha).__qualname__}"
         )
     value = float(alpha)
     if not (0.0 <= value < math.inf):
-        raise ValueError(
-            f"unielu.{func}() argument 'alpha' must be finite and >= 0; got {alpha!r}"
-        )
+        raise ValueError(f"unielu.{func}() argument 'alpha' must be finite and >= 0; got {alpha!r}")
     return value
 
 

@@ -8,33 +8,26 @@ results may flush): ``x > 0`` would be False for a positive subnormal x,
 is a normal number, and ``alpha * exp(x)`` 0 where ``exp(x)`` alone is
 subnormal but the product is not. Each is answered another way here.
 
-``ops`` supplies the framework's elementwise functions; ``w`` is float32 or
-float64 (half precisions are widened by the caller).
+``ops`` supplies the framework's elementwise functions: ``where``, ``expm1``,
+``exp``, ``isnan``, ``bits`` (a float array's bits as signed integers) and
+``from_bits(i, like)`` (back to ``like``'s dtype). ``w`` is float32 or float64;
+half precisions are widened by the caller.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 #: dtype name -> (significand bits, exponent bias, log of the smallest normal)
 _FORMAT = {"float32": (23, 127, -87.33654), "float64": (52, 1023, -708.39641)}
 
 
-class Ops(Protocol):
-    def where(self, c: Any, a: Any, b: Any) -> Any: ...
-    def expm1(self, x: Any) -> Any: ...
-    def exp(self, x: Any) -> Any: ...
-    def isnan(self, x: Any) -> Any: ...
-    def bits(self, x: Any) -> Any: ...  # a float array's bits, as signed integers
-    def from_bits(self, i: Any, like: Any) -> Any: ...  # and back
-
-
-def positive(w: Any, ops: Ops) -> Any:
+def positive(w: Any, ops: Any) -> Any:
     """``w > 0``, also for positive subnormals: sign bit clear, not +0, not NaN."""
     return (ops.bits(w) > 0) & ~ops.isnan(w)
 
 
-def elu(w: Any, alpha: float, ops: Ops, dtype: str) -> Any:
+def elu(w: Any, alpha: float, ops: Any, dtype: str) -> Any:
     shift, bias, _ = _FORMAT[dtype]
     pos = positive(w, ops)
     # where(x > 0, 0, x), not minimum(x, 0): keeps -0.0 (and JAX's gradient of
@@ -49,7 +42,7 @@ def elu(w: Any, alpha: float, ops: Ops, dtype: str) -> Any:
     return ops.where(pos, w, ops.where((w == 0) & (magnitude != 0), tiny, branch))
 
 
-def derivative(w: Any, alpha: float, ops: Ops, dtype: str) -> Any:
+def derivative(w: Any, alpha: float, ops: Any, dtype: str) -> Any:
     *_, log_smallest_normal = _FORMAT[dtype]
     pos = positive(w, ops)
     negative = ops.where(pos, 0.0, w)

@@ -39,7 +39,12 @@ def _widen(x: Any) -> Any:
 
 
 class _Ops:
-    where, expm1, exp, isnan = staticmethod(jnp.where), staticmethod(jnp.expm1), staticmethod(jnp.exp), staticmethod(jnp.isnan)
+    where, expm1, exp, isnan = (
+        staticmethod(jnp.where),
+        staticmethod(jnp.expm1),
+        staticmethod(jnp.exp),
+        staticmethod(jnp.isnan),
+    )
 
     @staticmethod
     def bits(x: Any) -> Any:

@@ -13,6 +13,7 @@ are split across threads, since ufuncs release the GIL.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -130,7 +131,7 @@ def _apply(kernel: Kernel, x: Any, alpha: float, func: str) -> Any:
         bounds = np.linspace(0, x.size, threads + 1).astype(int)
         jobs = [
             _executor(threads).submit(_run, kernel, flat_x[a:b], flat_out[a:b], alpha, work)
-            for a, b in zip(bounds[:-1], bounds[1:])
+            for a, b in itertools.pairwise(bounds)
         ]
         for job in jobs:
             job.result()

@@ -48,7 +48,11 @@ class _Ops:
         like = b if isinstance(b, tf.Tensor) else a
         return tf.where(c, tf.cast(a, like.dtype), tf.cast(b, like.dtype))
 
-    expm1, exp, isnan = staticmethod(tf.math.expm1), staticmethod(tf.exp), staticmethod(tf.math.is_nan)
+    expm1, exp, isnan = (
+        staticmethod(tf.math.expm1),
+        staticmethod(tf.exp),
+        staticmethod(tf.math.is_nan),
+    )
 
     @staticmethod
     def bits(x: tf.Tensor) -> tf.Tensor:
@@ -70,7 +74,7 @@ def _derivative(x: tf.Tensor, alpha: float) -> tf.Tensor:
 
 
 def _elu(x: tf.Tensor, alpha: float) -> tf.Tensor:
-    @tf.custom_gradient  # type: ignore[untyped-decorator]
+    @tf.custom_gradient
     def f(x: tf.Tensor) -> Any:
         # The gradient is made of differentiable ops: second derivatives follow.
         return _forward(x, alpha), lambda dy: dy * _derivative(x, alpha)

@@ -51,7 +51,7 @@ class _ELU(torch.autograd.Function):
     generate_vmap_rule = True  # so torch.func.vmap works
 
     @staticmethod
-    def forward(x: torch.Tensor, alpha: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(x: torch.Tensor, alpha: float) -> torch.Tensor:
         return F.elu(x, alpha)
 
     @staticmethod
@@ -61,23 +61,22 @@ class _ELU(torch.autograd.Function):
         ctx.alpha = alpha
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
         return grad * _derivative(x, ctx.alpha), None
 
 
-
-@torch.library.custom_op("unielu::elu", mutates_args=())  # type: ignore[misc]
+@torch.library.custom_op("unielu::elu", mutates_args=())
 def _elu_op(x: torch.Tensor, alpha: float) -> torch.Tensor:
     return F.elu(x, alpha)
 
 
-@_elu_op.register_fake  # type: ignore[misc]
+@_elu_op.register_fake
 def _(x: torch.Tensor, alpha: float) -> torch.Tensor:
     return torch.empty_like(x)
 
 
-@_elu_op.register_vmap  # type: ignore[misc]
+@_elu_op.register_vmap
 def _(info: Any, in_dims: tuple[Any, ...], x: torch.Tensor, alpha: float) -> Any:
     return _elu_op(x, alpha), in_dims[0]  # elementwise: the batch dim stays where it is
 

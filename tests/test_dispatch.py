@@ -1,0 +1,110 @@
+"""Dispatch: lazy detection, per-type cache, threads, and errors for what is not an array."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import unielu
+from unielu import _dispatch
+
+FRAMEWORKS = ("torch", "tensorflow", "jax", "jaxlib", "cupy", "dask", "ml_dtypes")
+
+
+def test_import_loads_numpy_and_nothing_heavier():
+    code = (
+        "import sys, unielu; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[1:])))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *FRAMEWORKS], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout
+    # Using it on NumPy input still imports no framework.
+    code = code.replace("import sys, unielu; ", "import sys, unielu; unielu.elu([1.0, -1.0]); ")
+    out = subprocess.run(
+        [sys.executable, "-c", code, *FRAMEWORKS], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_installed_backends_imports_nothing():
+    code = (
+        "import sys, unielu; unielu.installed_backends(); "
+        "print(sorted(set(sys.argv[1:]) & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *FRAMEWORKS], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout
+    names = unielu.installed_backends()
+    assert names[-2:] == ("numpy", "array_api") or {"numpy", "array_api"} <= set(names)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [None, "1.0", b"1", {"a": 1}, {1.0}, object(), range(3), slice(1), np.dtype("float32")],
+    ids=repr,
+)
+def test_non_arrays_raise_type_error_naming_what_was_given(bad):
+    for func in (unielu.elu, unielu.elu_derivative, unielu.get_backend):
+        with pytest.raises(TypeError) as info:
+            func(bad)
+        message = str(info.value)
+        assert "argument 'x'" in message and type(bad).__qualname__ in message
+        assert "NumPy" in message and "__array_namespace__" in message
+
+
+def test_subclass_resolves_like_its_base():
+    class MyArray(np.ndarray):
+        pass
+
+    x = np.array([-1.0, 1.0]).view(MyArray)
+    assert unielu.get_backend(x) == "numpy"
+    np.testing.assert_array_equal(unielu.elu(x), unielu.elu(np.array([-1.0, 1.0])))
+
+
+def test_array_api_fallback_for_unknown_namespace_arrays():
+    class Wrapped:
+        """A minimal foreign array that only offers __array_namespace__."""
+
+        def __array_namespace__(self, api_version=None):
+            return np
+
+    assert unielu.get_backend(Wrapped()) == "array_api"
+
+
+def test_first_calls_from_many_threads(monkeypatch):
+    monkeypatch.setattr(_dispatch, "_CACHE", {})
+    barrier = threading.Barrier(16)
+    errors, results = [], []
+    inputs = [np.float32(-1.0), np.array([-1.0]), [-1.0], (-1.0,), -1.0, -1]
+
+    def work(i):
+        try:
+            barrier.wait()
+            results.append(float(np.ravel(unielu.elu(inputs[i % len(inputs)]))[0]))
+        except Exception as error:  # collected and reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    np.testing.assert_allclose(results, np.expm1(-1.0), rtol=1e-7)
+    assert set(_dispatch._CACHE) == {type(x) for x in inputs}
+
+
+def test_dispatch_is_cached_per_type():
+    unielu.elu(np.ones(2))
+    assert _dispatch._CACHE[np.ndarray].NAME == "numpy"
+
+
+def test_version():
+    assert unielu.__version__.count(".") == 2

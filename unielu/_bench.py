@@ -1,0 +1,453 @@
+"""Benchmarks: unielu against each framework's own ELU, side by side.
+
+The two contenders of a comparison run interleaved, in alternating order,
+on the same input; each sample times enough calls to last a few
+milliseconds. Reported: the median time per call of each and the median of
+the per-pair ratios, which cancels most of the drift of a shared machine.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+import unielu
+
+FULL = {"sizes": (16, 10**3, 10**5, 10**7), "dtypes": ("float32", "float64"), "alphas": (1.0, 1.7)}
+QUICK = {"sizes": (16, 10**5, 10**6), "dtypes": ("float32",), "alphas": (1.0,)}
+
+
+@dataclass
+class Row:
+    backend: str
+    baseline: str
+    size: int
+    dtype: str
+    alpha: float
+    unielu_ns: float  # median ns per call
+    baseline_ns: float
+    ratio: float  # median of per-pair unielu/baseline: < 1 means unielu is faster
+    samples: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _calls_for(func: Callable[[], Any], budget: float = 2e-3) -> int:
+    """How many calls make one sample last about ``budget`` seconds."""
+    start = time.perf_counter()
+    func()
+    once = max(time.perf_counter() - start, 1e-7)
+    return max(1, min(10_000, int(budget / once)))
+
+
+def _sample(func: Callable[[], Any], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        func()
+    return (time.perf_counter() - start) / calls
+
+
+def compare(
+    ours: Callable[[], Any], theirs: Callable[[], Any], samples: int
+) -> tuple[float, float, float]:
+    """(median s per call of ours, of theirs, median per-pair ratio), interleaved."""
+    ours(), theirs()  # warm up: compilation, caches, thread pools
+    calls = min(_calls_for(ours), _calls_for(theirs))
+    a, b, ratios = [], [], []
+    gc.disable()
+    try:
+        for i in range(samples):
+            if i % 2:
+                tb, ta = _sample(theirs, calls), _sample(ours, calls)
+            else:
+                ta, tb = _sample(ours, calls), _sample(theirs, calls)
+            a.append(ta)
+            b.append(tb)
+            ratios.append(ta / tb)
+    finally:
+        gc.enable()
+    return statistics.median(a), statistics.median(b), statistics.median(ratios)
+
+
+def _data(n: int, dtype: str) -> np.ndarray:
+    # Random signs: both branches, unpredictable, as activations are.
+    return np.random.default_rng(0).normal(0, 2, n).astype(dtype)
+
+
+def _numpy_cases(
+    x: np.ndarray, alpha: float
+) -> Iterable[tuple[str, str, Callable[[], Any], Callable[[], Any]]]:
+    def plain() -> Any:
+        return np.where(x > 0, x, alpha * (np.exp(x) - 1))
+
+    out = np.empty_like(x)
+    yield (
+        "numpy",
+        "plain formula np.where(x > 0, x, alpha*(exp(x) - 1))",
+        lambda: unielu.elu(x, alpha),
+        plain,
+    )
+    yield (
+        "numpy",
+        "np.copyto (memory bandwidth)",
+        lambda: unielu.elu(x, alpha),
+        lambda: np.copyto(out, x),
+    )
+    if "torch" in sys.modules or importlib.util.find_spec("torch"):
+        import torch
+
+        t = torch.from_numpy(x)
+        yield (
+            "numpy",
+            "torch F.elu on the same data",
+            lambda: unielu.elu(x, alpha),
+            lambda: torch.nn.functional.elu(t, alpha),
+        )
+
+
+def _torch_cases(
+    x: np.ndarray, alpha: float
+) -> Iterable[tuple[str, str, Callable[[], Any], Callable[[], Any]]]:
+    import torch
+
+    t = torch.from_numpy(x)
+    yield "torch", "F.elu", lambda: unielu.elu(t, alpha), lambda: torch.nn.functional.elu(t, alpha)
+
+
+def _tensorflow_cases(
+    x: np.ndarray, alpha: float
+) -> Iterable[tuple[str, str, Callable[[], Any], Callable[[], Any]]]:
+    import tensorflow as tf
+
+    t = tf.constant(x)
+    if alpha == 1.0:  # tf.nn.elu has no alpha
+        yield (
+            "tensorflow",
+            "tf.nn.elu",
+            lambda: unielu.elu(t, alpha).numpy(),
+            lambda: tf.nn.elu(t).numpy(),
+        )
+
+
+def _jax_cases(
+    x: np.ndarray, alpha: float
+) -> Iterable[tuple[str, str, Callable[[], Any], Callable[[], Any]]]:
+    import jax
+    import jax.numpy as jnp
+
+    j = jnp.asarray(x)
+    if j.dtype != x.dtype:  # float64 without x64
+        return
+    native = jax.jit(jax.nn.elu)
+    yield (
+        "jax",
+        "jax.nn.elu (jitted)",
+        lambda: unielu.elu(j, alpha).block_until_ready(),
+        lambda: native(j, alpha).block_until_ready(),
+    )
+
+
+CASES = {
+    "numpy": _numpy_cases,
+    "torch": _torch_cases,
+    "tensorflow": _tensorflow_cases,
+    "jax": _jax_cases,
+}
+
+
+def run_timings(
+    backends: Sequence[str],
+    settings: dict[str, Any],
+    samples: int,
+    progress: Callable[[Iterable[Any]], Iterable[Any]],
+) -> list[Row]:
+    grid = [
+        (b, n, d, a)
+        for b in backends
+        for n in settings["sizes"]
+        for d in settings["dtypes"]
+        for a in settings["alphas"]
+    ]
+    rows = []
+    for backend, n, dtype, alpha in progress(grid):
+        x = _data(n, dtype)
+        for name, baseline, ours, theirs in CASES[backend](x, alpha):
+            a, b, ratio = compare(ours, theirs, samples if n < 10**7 else max(5, samples // 2))
+            rows.append(Row(name, baseline, n, dtype, alpha, a * 1e9, b * 1e9, ratio, samples))
+    return rows
+
+
+def numpy_peak_memory(n: int = 10**7) -> dict[str, float]:
+    """Peak bytes allocated by unielu.elu on n float32 elements, beyond its output."""
+    x = _data(n, "float32")
+    unielu.elu(x[:1000])  # thread pool and imports outside the measurement
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    y = unielu.elu(x)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "elements": n,
+        "output_mib": y.nbytes / 2**20,
+        "peak_mib": peak / 2**20,
+        "extra_mib": (peak - y.nbytes) / 2**20,
+    }
+
+
+def import_times(samples: int = 15) -> dict[str, float]:
+    """Median wall time of `python -c 'import unielu'` and of 'import numpy', interleaved."""
+
+    def once(module: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+        return time.perf_counter() - start
+
+    ours, theirs, ratios = [], [], []
+    for _ in range(samples):
+        a, b = once("unielu"), once("numpy")
+        ours.append(a)
+        theirs.append(b)
+        ratios.append(a / b)
+    return {
+        "unielu_s": statistics.median(ours),
+        "numpy_s": statistics.median(theirs),
+        "ratio": statistics.median(ratios),
+    }
+
+
+def dispatch_overhead(samples: int = 15) -> dict[str, float]:
+    """ns per call spent choosing the backend, against array_api_compat.array_namespace."""
+    from array_api_compat import array_namespace
+
+    from unielu._dispatch import backend_module, check_alpha
+
+    x = np.ones(16, dtype=np.float32)
+    ours, theirs, ratio = compare(
+        lambda: (backend_module(x, "elu"), check_alpha(1.0, "elu")),
+        lambda: array_namespace(x),
+        samples,
+    )
+    return {"unielu_ns": ours * 1e9, "array_namespace_ns": theirs * 1e9, "ratio": ratio}
+
+
+#: (backend, baseline prefix, size, dtype, alpha, the largest acceptable ratio, what it says)
+TARGETS = [
+    (
+        "numpy",
+        "plain formula",
+        10**7,
+        "float32",
+        1.0,
+        1 / 6,
+        "NumPy >= 6x faster than the plain formula at 1e7 float32",
+    ),
+    (
+        "numpy",
+        "np.copyto",
+        10**7,
+        "float32",
+        1.0,
+        2.0,
+        "NumPy within 2x of np.copyto at 1e7 float32",
+    ),
+    (
+        "numpy",
+        "plain formula",
+        10**7,
+        "float64",
+        1.7,
+        1 / 2.5,
+        "NumPy >= 2.5x faster than the plain formula at 1e7 float64, alpha 1.7",
+    ),
+    (
+        "numpy",
+        "torch F.elu",
+        10**7,
+        "float32",
+        1.0,
+        1.0,
+        "NumPy not slower than torch F.elu at 1e7 float32",
+    ),
+    (
+        "numpy",
+        "plain formula",
+        16,
+        "float32",
+        1.0,
+        1.0,
+        "NumPy not slower than the plain formula at 16 elements",
+    ),
+    ("torch", "F.elu", 10**7, "float32", 1.0, 1.05, "PyTorch within 5% of F.elu at 1e7"),
+    ("torch", "F.elu", 16, "float32", 1.0, 1.15, "PyTorch within 15% of F.elu at 16"),
+    (
+        "tensorflow",
+        "tf.nn.elu",
+        10**7,
+        "float32",
+        1.0,
+        1.5,
+        "TensorFlow within 1.5x of tf.nn.elu at 1e7",
+    ),
+    ("tensorflow", "tf.nn.elu", 16, "float32", 1.0, 4.0, "TensorFlow within 4x of tf.nn.elu at 16"),
+    ("jax", "jax.nn.elu", 10**7, "float32", 1.0, 1.10, "JAX within 10% of jax.nn.elu at 1e7"),
+    ("jax", "jax.nn.elu", 16, "float32", 1.0, 1.20, "JAX within 20% of jax.nn.elu at 16"),
+]
+
+
+def check_targets(rows: list[Row], extras: dict[str, Any]) -> list[dict[str, Any]]:
+    verdicts = []
+    for backend, prefix, n, dtype, alpha, limit, text in TARGETS:
+        match = [
+            r for r in rows
+            if (r.backend, r.size, r.dtype, r.alpha) == (backend, n, dtype, alpha)
+            and r.baseline.startswith(prefix)
+        ]  # fmt: skip
+        if match:
+            verdicts.append(
+                {
+                    "target": text,
+                    "measured": match[0].ratio,
+                    "limit": limit,
+                    "met": match[0].ratio <= limit,
+                }
+            )
+    if "import" in extras:
+        r = extras["import"]["ratio"]
+        verdicts.append(
+            {
+                "target": "import unielu within 15% of import numpy",
+                "measured": r,
+                "limit": 1.15,
+                "met": r <= 1.15,
+            }
+        )
+    if "memory" in extras:
+        m = extras["memory"]["extra_mib"]
+        verdicts.append(
+            {
+                "target": "NumPy peak memory at 1e7 <= output + 8 MiB",
+                "measured": m,
+                "limit": 8.0,
+                "met": m <= 8.0,
+                "unit": "MiB",
+            }
+        )
+    return verdicts
+
+
+def format_table(rows: list[Row]) -> str:
+    lines = [
+        f"{'backend':<11} {'against':<52} {'size':>9} {'dtype':<8} {'alpha':>5} "
+        f"{'unielu':>11} {'baseline':>11} {'ratio':>7}"
+    ]
+    for r in rows:
+        lines.append(
+            f"{r.backend:<11} {r.baseline[:52]:<52} {r.size:>9.0e} {r.dtype:<8} {r.alpha:>5g} "
+            f"{_time(r.unielu_ns):>11} {_time(r.baseline_ns):>11} {r.ratio:>7.2f}"
+        )
+    return "\n".join(lines)
+
+
+def _time(ns: float) -> str:
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def _progress(items: Iterable[Any]) -> Iterable[Any]:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return items
+    bar: Iterable[Any] = tqdm(items, desc="benchmarking", unit="case", file=sys.stderr)
+    return bar
+
+
+def main(
+    full: bool = False, backends: Sequence[str] | None = None, json_path: str | None = None
+) -> int:
+    available = [b for b in CASES if b == "numpy" or importlib.util.find_spec(b)]
+    chosen = [b for b in (backends or available) if b in CASES]
+    skipped = sorted(set(backends or []) - set(CASES))
+    if skipped:
+        print(
+            f"no benchmark for {', '.join(skipped)}: it has no own ELU to compare against",
+            file=sys.stderr,
+        )
+    missing = [b for b in chosen if b not in available]
+    if missing:
+        print(f"unielu bench: error: not installed: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    settings = FULL if full else QUICK
+    rows = run_timings(chosen, settings, samples=15 if full else 7, progress=_progress)
+    extras: dict[str, Any] = {"threads": __import__("unielu._numpy", fromlist=["_"]).num_threads()}
+    if "numpy" in chosen:
+        extras["memory"] = numpy_peak_memory(10**7 if full else 10**6)
+        extras["import"] = import_times(15 if full else 5)
+        extras["dispatch"] = dispatch_overhead()
+    verdicts = check_targets(rows, extras)
+    print(format_table(rows))
+    if "numpy" in chosen:
+        m, i, d = extras["memory"], extras["import"], extras["dispatch"]
+        print(
+            f"\nNumPy peak memory: {m['peak_mib']:.1f} MiB for a {m['output_mib']:.1f} MiB "
+            f"output ({m['elements']:.0e} float32)"
+        )
+        print(
+            f"import unielu {i['unielu_s'] * 1e3:.0f} ms, import numpy "
+            f"{i['numpy_s'] * 1e3:.0f} ms (ratio {i['ratio']:.2f})"
+        )
+        print(
+            f"dispatch {d['unielu_ns']:.0f} ns per call; "
+            f"array_api_compat.array_namespace {d['array_namespace_ns']:.0f} ns"
+        )
+    print(f"NumPy backend threads: {extras['threads']} (set UNIELU_NUM_THREADS to change)")
+    if verdicts:
+        print("\ntargets (ratio = unielu time / baseline time):")
+        for v in verdicts:
+            print(
+                f"  [{'met' if v['met'] else 'MISSED'}] {v['target']}: "
+                f"{v['measured']:.2f} (limit {v['limit']:.2f})"
+            )
+    if json_path:
+        payload = {
+            "machine": {
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "processor": platform.processor(),
+            },
+            "versions": _versions(chosen),
+            "full": full,
+            "rows": [asdict(r) for r in rows],
+            "extras": extras,
+            "targets": verdicts,
+        }
+        with open(json_path, "w") as f:
+            json.dump(payload, f, indent=2)
+        print(f"\nwrote {json_path}")
+    return 0
+
+
+def _versions(backends: Sequence[str]) -> dict[str, str]:
+    from importlib.metadata import version
+
+    names = {"numpy": "numpy", "torch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
+    out = {"unielu": unielu.__version__}
+    for b in backends:
+        try:
+            out[b] = version(names[b])
+        except Exception:
+            out[b] = "?"
+    return out

@@ -1,0 +1,285 @@
+"""The ``unielu`` command: ``info`` (the default), ``plot`` and ``bench``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import unielu
+from unielu._dispatch import BACKENDS, FRAMEWORK_MODULE, check_alpha
+
+#: The values the report computes on every backend.
+SAMPLE = (-20.0, -1.0, -1e-7, -0.0, 0.0, 1e-7, 1.0, 20.0)
+
+#: Report order, and what to pip install for each backend.
+_DISTRIBUTION = {
+    "numpy": "numpy",
+    "torch": "torch",
+    "tensorflow": "tensorflow",
+    "jax": "jax",
+    "cupy": "cupy-cuda12x",
+    "dask": "dask[array]",
+    "array_api": "array-api-strict",
+}
+
+
+class UsageError(Exception):
+    """A bad command-line argument: reported in one line, exit status 2."""
+
+
+def _version(module: str) -> str | None:
+    """The version of an importable module, from its distribution's metadata."""
+    top = module.split(".")[0]
+    for dist in importlib.metadata.packages_distributions().get(top, [top]):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def _devices(name: str) -> list[str]:
+    if name == "torch":
+        import torch
+
+        return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return [d.name.replace("/device:", "") for d in tf.config.list_logical_devices()]
+    if name == "jax":
+        import jax
+
+        return [str(d) for d in jax.devices()]
+    if name == "cupy":
+        import cupy
+
+        return [f"cuda:{i}" for i in range(cupy.cuda.runtime.getDeviceCount())]
+    if name == "dask":
+        return ["the devices of its blocks"]
+    if name == "array_api":
+        return ["the devices of its library (shown: array-api-strict)"]
+    return ["cpu"]
+
+
+def _roundtrip(name: str) -> tuple[Callable[[np.ndarray], Any], Callable[[Any], np.ndarray]]:
+    """(make an array of backend ``name`` from NumPy, read one back as NumPy)."""
+    if name == "torch":
+        import torch
+
+        return torch.from_numpy, lambda y: y.detach().cpu().numpy()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.constant, lambda y: y.numpy()
+    if name == "jax":
+        import jax.numpy as jnp
+
+        return jnp.asarray, np.asarray
+    if name == "cupy":
+        import cupy
+
+        return cupy.asarray, cupy.asnumpy
+    if name == "dask":
+        import dask.array as da
+
+        return lambda a: da.from_array(a, chunks=4), lambda y: np.asarray(y.compute())
+    if name == "array_api":
+        xp = importlib.import_module("array_api_strict")
+        return xp.asarray, np.asarray
+    return (lambda a: a), np.asarray
+
+
+def backend_report(name: str) -> dict[str, Any]:
+    """What the report says of one backend; imports its framework if installed."""
+    module = "array_api_strict" if name == "array_api" else FRAMEWORK_MODULE[name]
+    entry: dict[str, Any] = {"backend": name, "version": _version(module)}
+    if importlib.util.find_spec(module) is None:
+        entry.update(installed=False, why=f"{_DISTRIBUTION[name]} is not installed")
+        return entry
+    try:
+        entry["devices"] = _devices(name)
+        if name == "cupy" and not entry["devices"]:
+            raise RuntimeError("no CUDA device")
+        make, read = _roundtrip(name)
+        x = make(np.asarray(SAMPLE, dtype=np.float32))
+        entry["elu"] = read(unielu.elu(x)).astype(np.float64).tolist()
+        entry["elu_derivative"] = read(unielu.elu_derivative(x)).astype(np.float64).tolist()
+    except Exception as error:  # a broken install is reported, not raised
+        entry.update(installed=True, usable=False, why=f"{type(error).__name__}: {error}")
+        return entry
+    entry.update(installed=True, usable=True)
+    return entry
+
+
+def _ulp_disagreement(rows: list[dict[str, Any]], key: str) -> float:
+    """Largest difference between backends, in float32 ULP of the NumPy result."""
+    results = [np.asarray(r[key]) for r in rows if r.get(key)]
+    if len(results) < 2:
+        return 0.0
+    stacked = np.stack(results)
+    spread = np.nanmax(stacked, axis=0) - np.nanmin(stacked, axis=0)
+    spacing = np.spacing(np.abs(stacked[0]).astype(np.float32)).astype(np.float64)
+    finite = np.isfinite(spread)
+    return float(np.max(spread[finite] / spacing[finite], initial=0.0))
+
+
+def info(as_json: bool) -> int:
+    rows = [backend_report(name) for name in _DISTRIBUTION]
+    report: dict[str, Any] = {
+        "unielu": unielu.__version__,
+        "python": platform.python_version(),
+        "values": list(SAMPLE),
+        "dtype": "float32",
+        "alpha": 1.0,
+        "backends": rows,
+        "max_ulp_disagreement": {
+            key: _ulp_disagreement(rows, key) for key in ("elu", "elu_derivative")
+        },
+    }
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"unielu {unielu.__version__} on Python {report['python']} ({platform.machine()})\n")
+    print(f"{'backend':<11} {'version':<13} status")
+    for r in rows:
+        if r.get("usable"):
+            status = "ready on " + ", ".join(r["devices"])
+        else:
+            status = f"installed, unusable: {r['why']}"
+            if not r["installed"]:
+                status = f"not installed (pip install {_DISTRIBUTION[r['backend']]})"
+        print(f"{r['backend']:<11} {r['version'] or '-':<13} {status}")
+    ready = [r for r in rows if r.get("usable")]
+    for key in ("elu", "elu_derivative"):
+        print(f"\n{key}(x, alpha=1.0), float32, on each backend:")
+        print(f"{'x':>10} " + " ".join(f"{r['backend']:>14}" for r in ready))
+        for i, x in enumerate(SAMPLE):
+            print(f"{x:>10.3g} " + " ".join(f"{r[key][i]:>14.8g}" for r in ready))
+        print(
+            f"largest disagreement between backends: "
+            f"{report['max_ulp_disagreement'][key]:.0f} ULP (float32)"
+        )
+    return 0
+
+
+def _parse_range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(
+            f"--range must be LOW,HIGH with LOW < HIGH, e.g. -3,3; got {text!r}"
+        ) from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise UsageError(f"--range must be LOW,HIGH with LOW < HIGH, e.g. -3,3; got {text!r}")
+    return low, high
+
+
+def plot(alphas: Sequence[float], span: tuple[float, float], output: str, backend: str) -> int:
+    """Draw ELU and its derivative, computed through unielu on ``backend``."""
+    suffix = Path(output).suffix.lower()
+    if suffix not in (".png", ".svg", ".pdf"):
+        raise UsageError(f"-o/--output must end in .png, .svg or .pdf; got {output!r}")
+    if not Path(output).resolve().parent.is_dir():
+        raise UsageError(f"-o/--output: folder {str(Path(output).parent)!r} does not exist")
+    for alpha in alphas:
+        try:
+            check_alpha(alpha, "elu")
+        except ValueError as error:
+            raise UsageError(f"--alpha: {error}") from None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UsageError("plot needs matplotlib: pip install matplotlib") from None
+    entry = backend_report(backend)
+    if not entry.get("usable"):
+        raise UsageError(f"--backend {backend}: {entry.get('why')}")
+    make, read = _roundtrip(backend)
+    x = np.linspace(*span, 801)
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for i, alpha in enumerate(alphas):
+        color = f"C{i}"
+        xs = make(x.astype(np.float32))
+        ax.plot(x, read(unielu.elu(xs, alpha)), color=color, label=f"ELU, α={alpha:g}")
+        ax.plot(
+            x, read(unielu.elu_derivative(xs, alpha)), color=color, linestyle="--",
+            label=f"derivative, α={alpha:g}",
+        )  # fmt: skip
+    # Axes through the origin, as activation plots usually have them.
+    for side in ("left", "bottom"):
+        ax.spines[side].set_position(("data", 0))
+    for side in ("right", "top"):
+        ax.spines[side].set_color("none")
+    ax.set_title(f"ELU and its derivative (computed with unielu on {backend})")
+    ax.legend(loc="upper left", frameon=False)
+    ax.grid(alpha=0.25)
+    try:
+        fig.savefig(output, metadata=None if suffix != ".png" else {"Software": "unielu"})
+    except OSError as error:
+        raise UsageError(f"-o/--output: cannot write {output!r}: {error.strerror}") from None
+    finally:
+        plt.close(fig)
+    print(f"wrote {output}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unielu",
+        description="ELU for any array: see which backends are here, plot ELU, benchmark it.",
+    )
+    parser.add_argument("--version", action="version", version=f"unielu {unielu.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{info,plot,bench}")
+    p_info = sub.add_parser(
+        "info", help="backends found, their devices, and ELU computed on each (the default)"
+    )
+    p_info.add_argument("--json", action="store_true", help="print the report as JSON")
+    p_plot = sub.add_parser("plot", help="draw ELU and its derivative")
+    p_plot.add_argument(
+        "--alpha", type=float, action="append", help="alpha to draw; repeat for more (default 1)"
+    )
+    p_plot.add_argument("--range", default="-3,3", help="x range as LOW,HIGH (default -3,3)")
+    p_plot.add_argument("-o", "--output", default="elu.png", help="PNG, SVG or PDF file")
+    p_plot.add_argument(
+        "--backend", default="numpy", choices=BACKENDS, help="compute with this backend"
+    )
+    p_bench = sub.add_parser("bench", help="time unielu against each framework's own ELU")
+    p_bench.add_argument(
+        "--full", action="store_true", help="all sizes and repeats (minutes), not the quick run"
+    )
+    p_bench.add_argument(
+        "--backend", action="append", choices=BACKENDS, help="benchmark only these (repeatable)"
+    )
+    p_bench.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # TensorFlow's C++ start-up chatter would bury the report.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = _parser().parse_args(argv)
+    try:
+        if args.command in (None, "info"):
+            return info(getattr(args, "json", False))
+        if args.command == "plot":
+            return plot(args.alpha or [1.0], _parse_range(args.range), args.output, args.backend)
+        from unielu._bench import main as bench
+
+        return bench(full=args.full, backends=args.backend, json_path=args.json)
+    except UsageError as error:
+        print(f"unielu {args.command}: error: {error}", file=sys.stderr)
+        return 2
