@@ -20,6 +20,7 @@ nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = False
 nox.options.sessions = [
     "numpy", "torch", "tensorflow", "jax", "dask", "array_api", "cupy", "lint", "typecheck",
+    "docs",
 ]  # fmt: skip
 
 MAIN = "3.11"
@@ -168,3 +169,22 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".", "mypy")
     session.run("mypy")
+
+
+@nox.session(python=MAIN)
+def docs(session: nox.Session) -> None:
+    """Build the documentation; any Sphinx warning fails the build."""
+    session.install("-e", ".[docs]")
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html",
+        *session.posargs,
+    )  # fmt: skip
+
+
+@nox.session(python=MAIN)
+def bench(session: nox.Session) -> None:
+    """The benchmark suite: prints the table, writes benchmarks/results.json and
+    benchmarks/differences.json (which the docs render). About 5 minutes."""
+    session.install(*_torch_requirement())
+    session.install("-e", ".[test,jax,bench]", "tensorflow-cpu")
+    session.run("python", "benchmarks/run.py", env={"TF_CPP_MIN_LOG_LEVEL": "2"})

@@ -323,6 +323,31 @@ class TensorFlowBackend(Backend):
     def native_elu(self, x: Any, alpha: float) -> Any:
         return self.tf.where(x > 0, x, alpha * self.tf.nn.elu(x))
 
+    def past_host_path(self, func: Callable[..., Any], v: Any, alpha: float) -> Any:
+        """func on v tiled beyond the size the NumPy path takes, cut back to v's size."""
+        from unielu._tensorflow import HOST_MAX
+
+        n = v.shape[0]
+        tiled = self.tf.tile(v, [HOST_MAX // n + 1])
+        return func(tiled, alpha)[:n]
+
+    def extra_checks(self) -> dict[str, Callable[[], None]]:
+        from reference import grid, ulp_errors
+
+        def large_eager() -> None:
+            for dtype in self.dtypes:
+                x = grid(dtype)
+                for func in ("elu", "elu_derivative"):
+                    for alpha in (0.0, 1.0, 1.7):
+                        y = self.past_host_path(
+                            getattr(unielu, func), self.asarray(x, dtype), alpha
+                        )
+                        assert self.dtype_name(y) == dtype
+                        errors = ulp_errors(self.to_numpy(y), func, dtype, alpha, True)
+                        assert errors.max() <= self.ulp, (dtype, func, alpha, errors.max())
+
+        return {"large eager tensors (the XLA path)": large_eager}
+
     def gradients(self, x: Any, alpha: float) -> dict[str, tuple[Any, Any]]:
         tf = self.tf
 
@@ -352,6 +377,9 @@ class TensorFlowBackend(Backend):
         tf = self.tf
         return {
             "tf.function": tf.function(lambda v: unielu.elu(v, alpha)),
+            "eager, past the small-tensor NumPy path (XLA)": lambda v: self.past_host_path(
+                unielu.elu, v, alpha
+            ),
             "tf.function(jit_compile=True)": tf.function(
                 lambda v: unielu.elu(v, alpha), jit_compile=True
             ),

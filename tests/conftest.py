@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from backends import ADAPTERS
+from backends import ADAPTERS, Backend
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -115,6 +115,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if cls is not None and (
             (item.get_closest_marker("autodiff") and not cls.autodiff)
             or (item.get_closest_marker("native") and not cls.native)
+            or (item.get_closest_marker("specific") and cls.extra_checks is Backend.extra_checks)
         ):
             drop.append(item)
         else:
