@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from unielu._bench import format_time
+
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = [".. list-table::", "   :header-rows: 1", ""]
@@ -80,8 +82,8 @@ def benchmark_rst(data: dict[str, Any]) -> str:
                     f"{r['size']:.0e}",
                     r["dtype"],
                     f"{r['alpha']:g}",
-                    _time(r["unielu_ns"]),
-                    _time(r["baseline_ns"]),
+                    format_time(r["unielu_ns"]),
+                    format_time(r["baseline_ns"]),
                     f"{r['ratio']:.2f}",
                 ]
                 for r in data["rows"]
@@ -89,13 +91,6 @@ def benchmark_rst(data: dict[str, Any]) -> str:
         )
     )
     return "\n".join(out)
-
-
-def _time(ns: float) -> str:
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if ns >= scale:
-            return f"{ns / scale:.3g} {unit}"
-    return f"{ns:.3g} ns"
 
 
 def benchmark_plot(data: dict[str, Any], path: Path) -> None:

@@ -15,32 +15,24 @@ from unielu import _dispatch
 FRAMEWORKS = ("torch", "tensorflow", "jax", "jaxlib", "cupy", "dask", "ml_dtypes")
 
 
+def frameworks_imported_by(statements: str) -> str:
+    """The frameworks a fresh interpreter has imported after ``statements``."""
+    report = "print(sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[1:])))"
+    code = f"import sys; {statements}; {report}"
+    out = subprocess.run(
+        [sys.executable, "-c", code, *FRAMEWORKS], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
 def test_import_loads_numpy_and_nothing_heavier():
-    code = (
-        "import sys, unielu; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[1:])))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, *FRAMEWORKS], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "[]", out.stdout
-    # Using it on NumPy input still imports no framework.
-    code = code.replace("import sys, unielu; ", "import sys, unielu; unielu.elu([1.0, -1.0]); ")
-    out = subprocess.run(
-        [sys.executable, "-c", code, *FRAMEWORKS], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "[]", out.stdout
+    assert frameworks_imported_by("import unielu") == "[]"
+    # Using it on NumPy input, or asking what is installed, still imports no framework.
+    assert frameworks_imported_by("import unielu; unielu.elu([1.0, -1.0])") == "[]"
+    assert frameworks_imported_by("import unielu; unielu.installed_backends()") == "[]"
 
 
-def test_installed_backends_imports_nothing():
-    code = (
-        "import sys, unielu; unielu.installed_backends(); "
-        "print(sorted(set(sys.argv[1:]) & set(sys.modules)))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, *FRAMEWORKS], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "[]", out.stdout
+def test_installed_backends():
     names = unielu.installed_backends()
     assert names[-2:] == ("numpy", "array_api") or {"numpy", "array_api"} <= set(names)
 

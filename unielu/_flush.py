@@ -29,13 +29,16 @@ def positive(w: Any, ops: Any) -> Any:
 
 def elu(w: Any, alpha: float, ops: Any, dtype: str) -> Any:
     shift, bias, _ = _FORMAT[dtype]
-    pos = positive(w, ops)
+    bits = ops.bits(w)
+    # A NaN with a clear sign bit counts as positive here and is returned as
+    # it is, so unlike positive() this needs no isnan.
+    pos = bits > 0
     # where(x > 0, 0, x), not minimum(x, 0): keeps -0.0 (and JAX's gradient of
     # minimum at a tie is 0.5); clamping keeps expm1 from overflowing.
     branch = alpha * ops.expm1(ops.where(pos, 0.0, w))
     # A negative subnormal x: expm1(x) == x, and |x| * 2**63 comes exactly
     # from the bits, as a difference of two normal numbers (Sterbenz).
-    magnitude = ops.bits(w) & ((1 << (shift + (8 if shift == 23 else 11))) - 1)
+    magnitude = bits & ((1 << (shift + (8 if shift == 23 else 11))) - 1)
     base = 64 << shift  # the bits of 2**(64 - bias)
     scaled = ops.from_bits(magnitude + base, w) - 2.0 ** (64 - bias)
     tiny = -(alpha * scaled) * 2.0**-63

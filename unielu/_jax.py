@@ -65,8 +65,9 @@ def _derivative(x: Any, alpha: float) -> Any:
 def _elu_core(x: Any, alpha: float) -> Any:
     w = _widen(x)
     y = _flush.elu(w, alpha, _Ops, w.dtype.name)
-    # XLA may rewrite the float16 round trip and lose the sign of -0.0.
-    return jnp.copysign(y, w).astype(x.dtype)
+    if x.dtype in _HALF:  # XLA may rewrite the round trip and lose the sign of -0.0
+        y = jnp.copysign(y, w)
+    return y.astype(x.dtype)
 
 
 @_elu_core.defjvp

@@ -127,6 +127,31 @@ def _run(kernel: Kernel, x: np.ndarray, out: np.ndarray, alpha: float, work: np.
             kernel(xb, ob, alpha, scratch)
 
 
+def _elu_small(x: np.ndarray, alpha: float) -> np.ndarray:
+    t = np.minimum(x, 0.0)
+    np.expm1(t, out=t)
+    if alpha != 1.0:
+        np.multiply(t, alpha, out=t)
+    out = np.maximum(x, 0.0)
+    np.add(out, t, out=out)
+    return np.copysign(out, x, out=out)
+
+
+def _derivative_small(x: np.ndarray, alpha: float) -> np.ndarray:
+    out = np.minimum(x, 0.0)
+    np.exp(out, out=out)
+    if alpha != 1.0:
+        np.multiply(out, alpha, out=out)
+    np.copyto(out, 1, where=x > 0)
+    return out
+
+
+#: Up to this many elements, whole-array ufuncs: fewest calls, since each
+#: ufunc call costs about as much as the arithmetic on a small array.
+SMALL = 1 << 12
+_SMALL = {"elu": _elu_small, "elu_derivative": _derivative_small}
+
+
 def _apply(kernel: Kernel, x: Any, alpha: float, func: str) -> Any:
     if not isinstance(x, np.ndarray):
         try:
@@ -137,6 +162,10 @@ def _apply(kernel: Kernel, x: Any, alpha: float, func: str) -> Any:
                 f"tuple of numbers; got {type(x).__name__} that NumPy cannot convert: {error}"
             ) from None
     out_dtype, work = _dtypes(x.dtype, func)
+    if x.size <= SMALL:
+        w = x.astype(work, copy=False).reshape(x.shape or (1,))  # ufunc out= needs an array
+        small = _SMALL[func](w, alpha).astype(out_dtype, copy=False)
+        return small[0] if x.ndim == 0 else small
     if not (x.flags.c_contiguous or x.flags.f_contiguous):
         x = np.ascontiguousarray(x)  # strided input: one copy, then the fast path
     # Same memory order as x, so both ravel to views that match element by element.

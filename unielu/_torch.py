@@ -84,15 +84,22 @@ def _(info: Any, in_dims: tuple[Any, ...], x: torch.Tensor, alpha: float) -> Any
 _elu_op.register_autograd(_ELU.backward, setup_context=_ELU.setup_context)
 
 
+# F.elu's Python wrapper costs about 0.4 us, 15% of the whole call on a small
+# tensor; the binding it calls does the same work (and __torch_function__).
+_native_elu = getattr(getattr(torch._C, "_nn", None), "elu", F.elu)
+_is_compiling = torch.compiler.is_compiling
+
+
 def elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    x = _as_float(x, "elu")
-    if torch.compiler.is_compiling():
+    if x.dtype not in _KEPT:
+        x = _as_float(x, "elu")
+    if _is_compiling():
         result: torch.Tensor = _elu_op(x, alpha)
         return result
-    if torch.is_grad_enabled() and x.requires_grad:
+    if x.requires_grad and torch.is_grad_enabled():
         result = _ELU.apply(x, alpha)
         return result
-    return F.elu(x, alpha)
+    return _native_elu(x, alpha)
 
 
 def elu_derivative(x: torch.Tensor, alpha: float) -> torch.Tensor:
