@@ -127,7 +127,7 @@ def _run(kernel: Kernel, x: np.ndarray, out: np.ndarray, alpha: float, work: np.
             kernel(xb, ob, alpha, scratch)
 
 
-def _elu_small(x: np.ndarray, alpha: float) -> np.ndarray:
+def _elu_small(x: np.ndarray, alpha: float) -> Any:
     t = np.minimum(x, 0.0)
     np.expm1(t, out=t)
     if alpha != 1.0:
@@ -137,7 +137,7 @@ def _elu_small(x: np.ndarray, alpha: float) -> np.ndarray:
     return np.copysign(out, x, out=out)
 
 
-def _derivative_small(x: np.ndarray, alpha: float) -> np.ndarray:
+def _derivative_small(x: np.ndarray, alpha: float) -> Any:
     out = np.minimum(x, 0.0)
     np.exp(out, out=out)
     if alpha != 1.0:
