@@ -56,8 +56,11 @@ _pyenv_path()
 
 
 def _conformance(session: nox.Session, backend: str, *extra: str) -> None:
+    # The framework-free tests (dispatch, command line, doctests) run in the
+    # numpy sessions; the others run the conformance matrix alone.
+    tests = "tests" if backend == "numpy" else "tests/test_conformance.py"
     session.run(
-        "python", "-m", "pytest", "tests", f"--backend={backend}", "-p", "no:cacheprovider",
+        "python", "-m", "pytest", tests, f"--backend={backend}", "-p", "no:cacheprovider",
         *extra, *session.posargs,
     )  # fmt: skip
 
@@ -89,7 +92,7 @@ def _torch_requirement() -> list[str]:
 @nox.session(python=_available_pythons())
 def numpy(session: nox.Session) -> None:
     """NumPy backend (and dispatch, doctests) on every Python the machine has."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,plot]")
     _conformance(session, "numpy", "--doctest-modules", "unielu/__init__.py")
 
 

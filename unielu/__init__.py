@@ -7,7 +7,6 @@ loaded the first time an array of that framework is passed in.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, TypeVar
 
 from unielu._dispatch import BACKENDS, FRAMEWORK_MODULE, backend_module, check_alpha
@@ -175,6 +174,6 @@ def installed_backends() -> tuple[str, ...]:
     >>> "numpy" in unielu.installed_backends()
     True
     """
-    return tuple(
-        name for name in BACKENDS if importlib.util.find_spec(FRAMEWORK_MODULE[name]) is not None
-    )
+    from importlib.util import find_spec  # here, not at import: it costs a few ms
+
+    return tuple(name for name in BACKENDS if find_spec(FRAMEWORK_MODULE[name]) is not None)

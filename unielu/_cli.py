@@ -174,15 +174,10 @@ def info(as_json: bool) -> int:
     return 0
 
 
-def _parse_range(text: str) -> tuple[float, float]:
-    try:
-        low, high = (float(v) for v in text.split(","))
-    except ValueError:
-        raise UsageError(
-            f"--range must be LOW,HIGH with LOW < HIGH, e.g. -3,3; got {text!r}"
-        ) from None
+def _check_range(span: Sequence[float]) -> tuple[float, float]:
+    low, high = span
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise UsageError(f"--range must be LOW,HIGH with LOW < HIGH, e.g. -3,3; got {text!r}")
+        raise UsageError(f"--range LOW HIGH needs finite LOW < HIGH; got {low:g} {high:g}")
     return low, high
 
 
@@ -252,7 +247,14 @@ def _parser() -> argparse.ArgumentParser:
     p_plot.add_argument(
         "--alpha", type=float, action="append", help="alpha to draw; repeat for more (default 1)"
     )
-    p_plot.add_argument("--range", default="-3,3", help="x range as LOW,HIGH (default -3,3)")
+    p_plot.add_argument(
+        "--range",
+        nargs=2,
+        type=float,
+        default=[-3.0, 3.0],
+        metavar=("LOW", "HIGH"),
+        help="x range (default -3 3)",
+    )
     p_plot.add_argument("-o", "--output", default="elu.png", help="PNG, SVG or PDF file")
     p_plot.add_argument(
         "--backend", default="numpy", choices=BACKENDS, help="compute with this backend"
@@ -276,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in (None, "info"):
             return info(getattr(args, "json", False))
         if args.command == "plot":
-            return plot(args.alpha or [1.0], _parse_range(args.range), args.output, args.backend)
+            return plot(args.alpha or [1.0], _check_range(args.range), args.output, args.backend)
         from unielu._bench import main as bench
 
         return bench(full=args.full, backends=args.backend, json_path=args.json)

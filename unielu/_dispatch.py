@@ -9,6 +9,7 @@ resolves like its base because the checks are ``issubclass`` checks.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import numbers
@@ -17,7 +18,6 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-import array_api_compat as aac
 import numpy as np
 
 #: Backend names, in the order they are tried.
@@ -46,22 +46,28 @@ def _is_tensorflow(x: object) -> bool:
     return tf is not None and isinstance(x, (tf.Tensor, tf.Variable))
 
 
-def _is_numpy_input(x: object) -> bool:
-    # NumPy object arrays pass here and are refused by the backend's dtype check.
-    return aac.is_numpy_array(x) or isinstance(x, (int, float, complex, list, tuple))
+@functools.cache
+def _detectors() -> tuple[tuple[str, Callable[[object], bool]], ...]:
+    # array_api_compat is imported on the first cache miss, not with unielu:
+    # it costs about a tenth of NumPy's import time.
+    import array_api_compat as aac
 
+    def is_numpy_input(x: object) -> bool:
+        # NumPy object arrays pass here and are refused by the backend's dtype check.
+        return aac.is_numpy_array(x) or isinstance(x, (int, float, complex, list, tuple))
 
-_DETECTORS: tuple[tuple[str, Callable[[object], bool]], ...] = (
-    # Dask and CuPy arrays also carry __array_namespace__: known frameworks
-    # come before the generic Array API fallback.
-    ("dask", aac.is_dask_array),
-    ("cupy", aac.is_cupy_array),
-    ("torch", aac.is_torch_array),
-    ("jax", aac.is_jax_array),
-    ("tensorflow", _is_tensorflow),
-    ("numpy", _is_numpy_input),
-    ("array_api", lambda x: hasattr(x, "__array_namespace__")),
-)
+    return (
+        # Dask and CuPy arrays also carry __array_namespace__: known frameworks
+        # come before the generic Array API fallback.
+        ("dask", aac.is_dask_array),
+        ("cupy", aac.is_cupy_array),
+        ("torch", aac.is_torch_array),
+        ("jax", aac.is_jax_array),
+        ("tensorflow", _is_tensorflow),
+        ("numpy", is_numpy_input),
+        ("array_api", lambda x: hasattr(x, "__array_namespace__")),
+    )
+
 
 # type -> backend module. Plain dict reads and writes are atomic, and
 # importlib serialises concurrent imports of one module, so threads racing
@@ -75,7 +81,7 @@ def backend_module(x: object, func: str) -> ModuleType:
         return _CACHE[type(x)]
     except KeyError:
         pass
-    for name, detect in _DETECTORS:
+    for name, detect in _detectors():
         if detect(x):
             module = importlib.import_module(f"unielu._{name}")
             _CACHE[type(x)] = module

@@ -51,8 +51,19 @@ def _executor(threads: int) -> ThreadPoolExecutor:
     return _pool
 
 
+_DTYPES: dict[np.dtype[Any], tuple[np.dtype[Any], np.dtype[Any]]] = {}
+
+
 def _dtypes(dtype: np.dtype[Any], func: str) -> tuple[np.dtype[Any], np.dtype[Any]]:
     """(result dtype, working dtype) for an input dtype."""
+    try:
+        return _DTYPES[dtype]
+    except KeyError:
+        _DTYPES[dtype] = pair = _resolve_dtypes(dtype, func)
+        return pair
+
+
+def _resolve_dtypes(dtype: np.dtype[Any], func: str) -> tuple[np.dtype[Any], np.dtype[Any]]:
     if dtype.kind == "f":
         # float16 is computed in float32 and rounded once.
         return dtype, (np.dtype(np.float32) if dtype.itemsize < 4 else dtype)
@@ -127,23 +138,20 @@ def _run(kernel: Kernel, x: np.ndarray, out: np.ndarray, alpha: float, work: np.
             kernel(xb, ob, alpha, scratch)
 
 
+# On small arrays each ufunc call costs more than its arithmetic, and
+# np.where costs as much as three: these use the fewest calls, and no where.
 def _elu_small(x: np.ndarray, alpha: float) -> Any:
-    t = np.minimum(x, 0.0)
-    np.expm1(t, out=t)
-    if alpha != 1.0:
-        np.multiply(t, alpha, out=t)
-    out = np.maximum(x, 0.0)
-    np.add(out, t, out=out)
-    return np.copysign(out, x, out=out)
+    t = np.expm1(np.minimum(x, 0.0))
+    y = np.maximum(x, 0.0) + (t if alpha == 1.0 else t * alpha)
+    return np.copysign(y, x)  # min and max lose the sign of -0.0
 
 
 def _derivative_small(x: np.ndarray, alpha: float) -> Any:
-    out = np.minimum(x, 0.0)
-    np.exp(out, out=out)
+    d = np.exp(np.minimum(x, 0.0))
     if alpha != 1.0:
-        np.multiply(out, alpha, out=out)
-    np.copyto(out, 1, where=x > 0)
-    return out
+        np.multiply(d, alpha, out=d)
+    np.copyto(d, 1.0, where=x > 0)
+    return d
 
 
 #: Up to this many elements, whole-array ufuncs: fewest calls, since each
@@ -163,9 +171,11 @@ def _apply(kernel: Kernel, x: Any, alpha: float, func: str) -> Any:
             ) from None
     out_dtype, work = _dtypes(x.dtype, func)
     if x.size <= SMALL:
-        w = x.astype(work, copy=False).reshape(x.shape or (1,))  # ufunc out= needs an array
-        small = _SMALL[func](w, alpha).astype(out_dtype, copy=False)
-        return small[0] if x.ndim == 0 else small
+        w = x if x.dtype == work else x.astype(work)
+        y = _SMALL[func](w if w.ndim else w.reshape(1), alpha)  # 0-d: ufuncs give scalars
+        if y.dtype != out_dtype:
+            y = y.astype(out_dtype)
+        return y if x.ndim else y[0]
     if not (x.flags.c_contiguous or x.flags.f_contiguous):
         x = np.ascontiguousarray(x)  # strided input: one copy, then the fast path
     # Same memory order as x, so both ravel to views that match element by element.

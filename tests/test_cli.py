@@ -1,0 +1,94 @@
+"""The unielu command: info, plot, bench, and its errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from unielu._cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", "unielu", *args], capture_output=True, text=True, env=env
+    )
+
+
+def test_info_json_reports_every_backend_and_agreement():
+    out = run("info", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    names = [b["backend"] for b in report["backends"]]
+    assert names == ["numpy", "torch", "tensorflow", "jax", "cupy", "dask", "array_api"]
+    numpy_row = report["backends"][0]
+    assert numpy_row["usable"] and numpy_row["devices"] == ["cpu"]
+    assert numpy_row["elu"][report["values"].index(-1.0)] == pytest.approx(-0.6321205588)
+    for row in report["backends"]:
+        assert row.get("usable") or row["why"], row
+    assert report["max_ulp_disagreement"]["elu"] <= 5
+
+
+def test_info_is_the_default_and_readable(capsys):
+    assert main([]) == 0
+    text = capsys.readouterr().out
+    assert "numpy" in text and "largest disagreement" in text
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
+def test_plot_writes_the_figure(tmp_path, suffix, capsys):
+    target = tmp_path / f"elu{suffix}"
+    assert (
+        main(["plot", "--alpha", "1", "--alpha", "1.7", "--range", "-4", "2", "-o", str(target)])
+        == 0
+    )
+    assert target.stat().st_size > 1000
+    assert str(target) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["plot", "--alpha", "-1"], "'alpha' must be finite and >= 0"),
+        (["plot", "--range", "3", "1"], "needs finite LOW < HIGH"),
+        (["plot", "-o", "/nonexistent-folder/elu.png"], "does not exist"),
+        (["plot", "-o", "elu.gif"], "must end in .png, .svg or .pdf"),
+    ],
+)
+def test_plot_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message):
+    os.chdir(tmp_path)
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unwritable_output(tmp_path, capsys):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "elu.png").mkdir()  # a folder where the file should go: cannot be written
+    assert main(["plot", "-o", str(folder / "elu.png")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_unknown_backend_is_refused():
+    out = run("plot", "--backend", "mxnet")
+    assert out.returncode == 2 and "invalid choice: 'mxnet'" in out.stderr
+
+
+def test_help_everywhere():
+    for sub in ([], ["info"], ["plot"], ["bench"]):
+        out = run(*sub, "--help")
+        assert out.returncode == 0 and "usage: unielu" in out.stdout
+
+
+def test_bench_quick_on_numpy(tmp_path):
+    target = tmp_path / "bench.json"
+    out = run("bench", "--backend", "numpy", "--json", str(target))
+    assert out.returncode == 0, out.stderr
+    assert "plain formula" in out.stdout and "targets" in out.stdout
+    data = json.loads(target.read_text())
+    assert {r["size"] for r in data["rows"]} == {16, 10**5, 10**6}
+    assert all(r["unielu_ns"] > 0 and r["ratio"] > 0 for r in data["rows"])
