@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from unielu._dispatch import BACKENDS, FRAMEWORK_MODULE, backend_module, check_alpha
+from unielu._dispatch import _CACHE, BACKENDS, FRAMEWORK_MODULE, backend_module, check_alpha
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "elu", "elu_derivative", "get_backend", "installed_backends"]
 
 ArrayT = TypeVar("ArrayT")
+_INF = float("inf")
 
 
 def elu(x: ArrayT, /, alpha: float = 1.0) -> ArrayT:
@@ -73,8 +74,11 @@ def elu(x: ArrayT, /, alpha: float = 1.0) -> ArrayT:
     >>> unielu.elu(np.float32(-1e-30))
     np.float32(-1e-30)
     """
-    module = backend_module(x, "elu")
-    result: ArrayT = module.elu(x, check_alpha(alpha, "elu"))
+    # Inlined fast paths: on a small array, each extra call is a few % of the time.
+    module = _CACHE.get(type(x)) or backend_module(x, "elu")
+    if type(alpha) is not float or not 0.0 <= alpha < _INF:
+        alpha = check_alpha(alpha, "elu")
+    result: ArrayT = module.elu(x, alpha)
     return result
 
 
@@ -119,8 +123,11 @@ def elu_derivative(x: ArrayT, /, alpha: float = 1.0) -> ArrayT:
     >>> unielu.elu_derivative(np.array([-1.0, 0.0, 3.0]), alpha=2.0)
     array([0.73575888, 2.        , 1.        ])
     """
-    module = backend_module(x, "elu_derivative")
-    result: ArrayT = module.elu_derivative(x, check_alpha(alpha, "elu_derivative"))
+    # Inlined fast paths: on a small array, each extra call is a few % of the time.
+    module = _CACHE.get(type(x)) or backend_module(x, "elu_derivative")
+    if type(alpha) is not float or not 0.0 <= alpha < _INF:
+        alpha = check_alpha(alpha, "elu_derivative")
+    result: ArrayT = module.elu_derivative(x, alpha)
     return result
 
 
