@@ -15,15 +15,13 @@ author = "the unielu developers"
 copyright = "2026, the unielu developers"
 release = version = unielu.__version__
 
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.mathjax", "sphinx.ext.intersphinx", "numpydoc"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.mathjax", "numpydoc"]
 html_theme = "pydata_sphinx_theme"
 html_static_path = ["_static"]
 html_theme_options = {"navigation_with_keys": False}
 numpydoc_show_class_members = False
 autodoc_typehints = "none"  # numpydoc's Parameters sections say it
-intersphinx_mapping = {"numpy": ("https://numpy.org/doc/stable/", None)}
-intersphinx_disabled_reftypes = ["*"]  # no network at build time
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_generated"]  # _generated/*.rst are included, not pages
 
 
 def _figures() -> None:

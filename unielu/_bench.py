@@ -425,13 +425,7 @@ def main(
 
 
 def _versions(backends: Sequence[str]) -> dict[str, str]:
-    from importlib.metadata import version
-
-    names = {"numpy": "numpy", "torch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
     out = {"unielu": unielu.__version__}
-    for b in backends:
-        try:
-            out[b] = version(names[b])
-        except Exception:
-            out[b] = "?"
+    for name in backends:  # all imported by now; distributions differ (tensorflow-cpu)
+        out[name] = getattr(sys.modules.get(name), "__version__", "?")
     return out
