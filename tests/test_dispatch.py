@@ -70,8 +70,8 @@ def test_array_api_fallback_for_unknown_namespace_arrays():
     assert unielu.get_backend(Wrapped()) == "array_api"
 
 
-def test_first_calls_from_many_threads(monkeypatch):
-    monkeypatch.setattr(_dispatch, "_CACHE", {})
+def test_first_calls_from_many_threads():
+    _dispatch._CACHE.clear()  # in place: unielu's fast path holds this very dict
     barrier = threading.Barrier(16)
     errors, results = [], []
     inputs = [np.float32(-1.0), np.array([-1.0]), [-1.0], (-1.0,), -1.0, -1]
@@ -100,3 +100,17 @@ def test_dispatch_is_cached_per_type():
 
 def test_version():
     assert unielu.__version__.count(".") == 2
+
+
+def test_thread_count_from_the_environment(monkeypatch):
+    from unielu import _numpy
+
+    x = np.linspace(-3, 3, _numpy.PARALLEL_MIN + 5)
+    expected = unielu.elu(x)
+    for value in ("1", "3"):
+        monkeypatch.setenv("UNIELU_NUM_THREADS", value)
+        assert _numpy.num_threads() == int(value)
+        np.testing.assert_array_equal(unielu.elu(x), expected)
+    monkeypatch.setenv("UNIELU_NUM_THREADS", "many")
+    with pytest.raises(ValueError, match="UNIELU_NUM_THREADS must be a whole number"):
+        unielu.elu(x)

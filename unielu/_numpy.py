@@ -36,19 +36,25 @@ def num_threads() -> int:
     """Threads used for large arrays: ``UNIELU_NUM_THREADS``, else the usable cores."""
     env = os.environ.get("UNIELU_NUM_THREADS")
     if env:
-        return max(1, int(env))
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(
+                f"environment variable UNIELU_NUM_THREADS must be a whole number of "
+                f"threads, such as 2; got {env!r}"
+            ) from None
     affinity = getattr(os, "sched_getaffinity", None)
     return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
-_pool: ThreadPoolExecutor | None = None
+_pools: dict[int, ThreadPoolExecutor] = {}
 
 
 def _executor(threads: int) -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None or _pool._max_workers != threads:
-        _pool = ThreadPoolExecutor(threads, thread_name_prefix="unielu")
-    return _pool
+    # One pool per thread count, made on first use and kept: threads are reused.
+    if threads not in _pools:
+        _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="unielu")
+    return _pools[threads]
 
 
 _DTYPES: dict[np.dtype[Any], tuple[np.dtype[Any], np.dtype[Any]]] = {}
