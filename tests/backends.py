@@ -346,7 +346,21 @@ class TensorFlowBackend(Backend):
                         errors = ulp_errors(self.to_numpy(y), func, dtype, alpha, True)
                         assert errors.max() <= self.ulp, (dtype, func, alpha, errors.max())
 
-        return {"large eager tensors (the XLA path)": large_eager}
+        def variable_in_function() -> None:
+            tf = self.tf
+            v = tf.Variable([-2.0, -0.0, 3.0])
+            f = tf.function(lambda: unielu.elu(v, 1.5))
+            with tf.GradientTape() as tape:
+                y = f()
+            np.testing.assert_allclose(y.numpy(), [1.5 * np.expm1(-2.0), 0.0, 3.0], rtol=1e-6)
+            assert np.signbit(y.numpy()[1])
+            g = tape.gradient(y, v).numpy()
+            np.testing.assert_allclose(g, [1.5 * np.exp(-2.0), 1.5, 1.0], rtol=1e-6)
+
+        return {
+            "large eager tensors (the XLA path)": large_eager,
+            "a tf.Variable inside tf.function, with its gradient": variable_in_function,
+        }
 
     def gradients(self, x: Any, alpha: float) -> dict[str, tuple[Any, Any]]:
         tf = self.tf
