@@ -21,6 +21,11 @@ FLOATS = ("float16", "bfloat16", "float32", "float64")
 INTS = ("bool", "int8", "int16", "int32", "int64", "uint8")
 
 
+def _float64(a: np.ndarray) -> np.ndarray:
+    """A result as float64 (exact for every float dtype here); integers and bool as they are."""
+    return a if a.dtype.kind in "biu" else a.astype(np.float64)
+
+
 class Backend:
     name: ClassVar[str]
     #: Module that must import for this backend to be tested.
@@ -94,7 +99,7 @@ class NumPyBackend(Backend):
 
     def to_numpy(self, y: Any) -> np.ndarray:
         y = np.asarray(y)
-        return y.astype(np.float64) if y.dtype.kind not in "biu" else y
+        return _float64(y)
 
     def dtype_name(self, y: Any) -> str:
         return str(np.asarray(y).dtype)
@@ -127,6 +132,36 @@ class NumPyBackend(Backend):
 
     def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
         return {"cpu": (values, lambda y: isinstance(y, np.ndarray))}
+
+    def extra_checks(self) -> dict[str, Callable[[], None]]:
+        from reference import grid, ulp_errors
+
+        from unielu import _numpy
+
+        def large_arrays() -> None:
+            # The grid and the special values, tiled past the sizes where the
+            # blocked kernel and then its threads take over from whole-array ufuncs.
+            specials = [np.nan, np.inf, -np.inf, -0.0, 0.0]
+            for dtype in self.dtypes:
+                tile = np.concatenate([grid(dtype), specials]).astype(numpy_dtype(dtype))
+                reps = _numpy.PARALLEL_MIN // tile.size + 3
+                for func in ("elu", "elu_derivative"):
+                    for alpha in (0.0, 1.0, 1.7):
+                        y = getattr(unielu, func)(np.tile(tile, reps), alpha)
+                        assert y.dtype == tile.dtype
+                        tiles = _float64(y).reshape(reps, tile.size)
+                        same = (tiles == tiles[0]) | (np.isnan(tiles) & np.isnan(tiles[0]))
+                        assert same.all(), f"{dtype} {func}: tiles differ"
+                        first = _float64(y[: tile.size - len(specials)])
+                        errors = ulp_errors(first, func, dtype, alpha)
+                        assert errors.max() <= self.ulp, (dtype, func, alpha, errors.max())
+                        expected = _float64(getattr(unielu, func)(tile[-5:], alpha))
+                        got = _float64(y[tile.size - 5 : tile.size])
+                        np.testing.assert_array_equal(got, expected)
+                        zeros = expected == 0  # the sign of zeros is part of the contract
+                        assert (np.signbit(got[zeros]) == np.signbit(expected[zeros])).all()
+
+        return {"large arrays (blocked, threaded kernel)": large_arrays}
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -425,7 +460,7 @@ class JAXBackend(Backend):
 
     def to_numpy(self, y: Any) -> np.ndarray:
         y = np.asarray(y)
-        return y.astype(np.float64) if y.dtype.kind not in "biu" else y
+        return _float64(y)
 
     def dtype_name(self, y: Any) -> str:
         return str(y.dtype)
@@ -499,7 +534,7 @@ class DaskBackend(Backend):
 
     def to_numpy(self, y: Any) -> np.ndarray:
         y = self._compute(y)
-        return y.astype(np.float64) if y.dtype.kind not in "biu" else y
+        return _float64(y)
 
     def dtype_name(self, y: Any) -> str:
         computed = str(self._compute(y).dtype)
@@ -552,7 +587,7 @@ class ArrayAPIBackend(Backend):
 
     def to_numpy(self, y: Any) -> np.ndarray:
         y = np.asarray(y)  # array-api-strict supports the buffer protocol / __array__
-        return y.astype(np.float64) if y.dtype.kind not in "biu" else y
+        return _float64(y)
 
     def dtype_name(self, y: Any) -> str:
         return str(np.asarray(y).dtype)
@@ -594,7 +629,7 @@ class CuPyBackend(Backend):
 
     def to_numpy(self, y: Any) -> np.ndarray:
         y = self.cp.asnumpy(y)
-        return y.astype(np.float64) if y.dtype.kind not in "biu" else y
+        return _float64(y)
 
     def dtype_name(self, y: Any) -> str:
         return str(y.dtype)

@@ -5,6 +5,7 @@ the input once, writes the output once and allocates nothing beyond the
 output and a few block-sized scratch buffers. The formula is branch-free:
 
     elu(x) = max(x, 0) + alpha * expm1(min(x, 0)),  then zeros copied from x
+           = max(x, alpha * expm1(min(x, 0)))       when alpha <= 1
 
 ``min(x, 0)`` keeps ``expm1`` away from overflow for large ``x``; copying the
 zeros back restores the sign of ``-0.0`` that ``min`` and ``max`` lose. Large
@@ -99,10 +100,15 @@ def _elu_block(x: np.ndarray, out: np.ndarray, alpha: float, s: _Scratch) -> Non
     np.expm1(t, out=t)
     if alpha != 1.0:
         np.multiply(t, alpha, out=t)
-    np.maximum(x, zeros, out=out)
-    np.add(out, t, out=out)
-    # min/max turn -0.0 into +0.0: put the zeros back as they were (a mask
-    # that is almost always False costs far less than copysign on everything).
+    if alpha <= 1.0:
+        # alpha * expm1(x) >= x for x <= 0 when alpha <= 1 (and t = 0 for x > 0),
+        # so one max selects the branch; it also keeps alpha = 0's -0.0 for x < 0.
+        np.maximum(x, t, out=out)
+    else:
+        np.maximum(x, zeros, out=out)
+        np.add(out, t, out=out)
+    # min and max may turn -0.0 into +0.0: put the zeros back as they were (a
+    # mask that is almost always False costs far less than copysign on everything).
     np.equal(x, 0, out=mask)
     np.copyto(out, x, where=mask)
 
