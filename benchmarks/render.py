@@ -103,9 +103,9 @@ def benchmark_plot(data: dict[str, Any], path: Path) -> None:
     series: dict[str, list[tuple[int, float]]] = {}
     for r in data["rows"]:
         if r["dtype"] == "float32" and r["alpha"] == 1.0:
-            series.setdefault(f"{r['backend']} vs {r['baseline'][:28]}", []).append(
-                (r["size"], r["ratio"])
-            )
+            series.setdefault(
+                f"{r['backend']} vs {r['baseline'].split(' np.where')[0]}", []
+            ).append((r["size"], r["ratio"]))
     for label, points in series.items():
         points.sort()
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
