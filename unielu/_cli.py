@@ -210,8 +210,11 @@ def plot(alphas: Sequence[float], span: tuple[float, float], output: str, backen
         color = f"C{i}"
         xs = make(x.astype(np.float32))
         ax.plot(x, read(unielu.elu(xs, alpha)), color=color, label=f"ELU, α={alpha:g}")
+        # The derivative jumps at 0 (from alpha to 1): a gap, not a vertical line.
+        cut = int(np.searchsorted(x, 0.0, side="right"))
+        d = read(unielu.elu_derivative(xs, alpha)).astype(np.float64)
         ax.plot(
-            x, read(unielu.elu_derivative(xs, alpha)), color=color, linestyle="--",
+            np.insert(x, cut, np.nan), np.insert(d, cut, np.nan), color=color, linestyle="--",
             label=f"derivative, α={alpha:g}",
         )  # fmt: skip
     # Axes through the origin, as activation plots usually have them.
