@@ -55,7 +55,7 @@ def benchmark_rst(data: dict[str, Any]) -> str:
                     t["target"],
                     f"{t['measured']:.2f}",
                     f"{t['limit']:.2f}",
-                    "yes" if t["met"] else "**no**",
+                    "yes" if t["met"] else f"**no**: {t.get('why', '')}",
                 ]
                 for t in data["targets"]
             ],
