@@ -32,6 +32,9 @@ def conformance(device: str) -> int:
     backends = [b for b in ("cupy", "torch", "jax") if importlib.util.find_spec(b)]
     if device == "cpu":
         backends = [b for b in backends if b != "cupy"]
+    if not backends:
+        print("none of CuPy, PyTorch and JAX is installed: nothing to check", flush=True)
+        return 1
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     )
