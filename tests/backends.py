@@ -48,10 +48,10 @@ class Backend:
 
     def to_numpy(self, y: Any) -> np.ndarray:
         """float64 (or the integer/bool dtype) NumPy copy of a result."""
-        raise NotImplementedError
+        return _float64(np.asarray(y))
 
     def dtype_name(self, y: Any) -> str:
-        raise NotImplementedError
+        return str(y.dtype)
 
     def is_native(self, y: Any) -> bool:
         raise NotImplementedError
@@ -97,13 +97,6 @@ class NumPyBackend(Backend):
 
     def asarray(self, values: Any, dtype: str) -> Any:
         return np.asarray(values).astype(numpy_dtype(dtype))
-
-    def to_numpy(self, y: Any) -> np.ndarray:
-        y = np.asarray(y)
-        return _float64(y)
-
-    def dtype_name(self, y: Any) -> str:
-        return str(np.asarray(y).dtype)
 
     def is_native(self, y: Any) -> bool:
         return isinstance(y, (np.ndarray, np.generic))
@@ -293,7 +286,19 @@ class TorchBackend(Backend):
             (g,) = torch.autograd.grad(y.sum(), x)
             torch.testing.assert_close(g, unielu.elu_derivative(x.detach(), 1.7))
 
+        def default_dtype_promotion() -> None:
+            # Integers and bool follow torch.get_default_dtype(), not a fixed float32.
+            before = torch.get_default_dtype()
+            torch.set_default_dtype(torch.float64)
+            try:
+                x = torch.tensor([-1, 0, 2], device=self.device)
+                for func in (unielu.elu, unielu.elu_derivative):
+                    assert func(x).dtype == torch.float64
+            finally:
+                torch.set_default_dtype(before)
+
         return {
+            "integers promote to torch.get_default_dtype()": default_dtype_promotion,
             "gradcheck and gradgradcheck": gradcheck,
             "gradient through torch.compile(fullgraph=True)": compiled_gradient,
         }
@@ -461,13 +466,6 @@ class JAXBackend(Backend):
     def asarray(self, values: Any, dtype: str) -> Any:
         return self.jnp.asarray(np.asarray(values).astype(numpy_dtype(dtype)))
 
-    def to_numpy(self, y: Any) -> np.ndarray:
-        y = np.asarray(y)
-        return _float64(y)
-
-    def dtype_name(self, y: Any) -> str:
-        return str(y.dtype)
-
     def is_native(self, y: Any) -> bool:
         return isinstance(y, self.jax.Array)
 
@@ -536,8 +534,7 @@ class DaskBackend(Backend):
         return np.asarray(y.compute(scheduler="sync"))
 
     def to_numpy(self, y: Any) -> np.ndarray:
-        y = self._compute(y)
-        return _float64(y)
+        return _float64(self._compute(y))
 
     def dtype_name(self, y: Any) -> str:
         computed = str(self._compute(y).dtype)
@@ -588,12 +585,8 @@ class ArrayAPIBackend(Backend):
     def asarray(self, values: Any, dtype: str) -> Any:
         return self.xp.asarray(np.asarray(values).astype(dtype), dtype=getattr(self.xp, dtype))
 
-    def to_numpy(self, y: Any) -> np.ndarray:
-        y = np.asarray(y)  # array-api-strict supports the buffer protocol / __array__
-        return _float64(y)
-
     def dtype_name(self, y: Any) -> str:
-        return str(np.asarray(y).dtype)
+        return str(np.asarray(y).dtype)  # str() of its own dtype names the module too
 
     def is_native(self, y: Any) -> bool:
         return type(y).__module__.startswith("array_api_strict")
@@ -631,11 +624,7 @@ class CuPyBackend(Backend):
         return self.cp.asarray(np.asarray(values).astype(dtype))
 
     def to_numpy(self, y: Any) -> np.ndarray:
-        y = self.cp.asnumpy(y)
-        return _float64(y)
-
-    def dtype_name(self, y: Any) -> str:
-        return str(y.dtype)
+        return _float64(self.cp.asnumpy(y))
 
     def is_native(self, y: Any) -> bool:
         return isinstance(y, self.cp.ndarray)

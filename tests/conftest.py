@@ -85,24 +85,14 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize(
-            "backend",
-            metafunc.config.unielu_backends,
-            indirect=True,
-            scope="session",  # type: ignore[attr-defined]
-        )
-
-
-_instances: dict[str, object] = {}
+        names = metafunc.config.unielu_backends  # type: ignore[attr-defined]
+        metafunc.parametrize("backend", names, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
 def backend(request: pytest.FixtureRequest) -> object:
-    """The adapter (tests/backends.py) of the backend under test."""
-    name = request.param
-    if name not in _instances:
-        _instances[name] = ADAPTERS[name]({"device": request.config.getoption("--device")})
-    return _instances[name]
+    """The adapter (tests/backends.py) of the backend under test, one per session."""
+    return ADAPTERS[request.param]({"device": request.config.getoption("--device")})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

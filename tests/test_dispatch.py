@@ -114,3 +114,9 @@ def test_thread_count_from_the_environment(monkeypatch):
     monkeypatch.setenv("UNIELU_NUM_THREADS", "many")
     with pytest.raises(ValueError, match="UNIELU_NUM_THREADS must be a whole number"):
         unielu.elu(x)
+
+
+@pytest.mark.parametrize("alpha", [2, np.float64(1.5), np.float32(0.5), np.int8(3)])
+def test_alpha_reaches_backends_as_a_python_float(alpha):
+    checked = _dispatch.check_alpha(alpha, "elu")
+    assert type(checked) is float and checked == float(alpha)

@@ -93,9 +93,10 @@ def backend_module(x: object, func: str) -> ModuleType:
 
 
 def check_alpha(alpha: Any, func: str) -> float:
-    """Return ``alpha`` as a Python float, or raise naming what is accepted."""
-    if isinstance(alpha, float) and 0.0 <= alpha < math.inf:
-        return alpha  # fast path for the common case; NaN fails the comparison
+    """Return ``alpha`` as a Python float, or raise naming what is accepted.
+
+    The public functions skip this call for a plain finite ``float >= 0``.
+    """
     if isinstance(alpha, (bool, np.bool_)) or not isinstance(
         alpha, (numbers.Real, np.integer, np.floating)
     ):

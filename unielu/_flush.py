@@ -18,8 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-#: dtype name -> (significand bits, exponent bias, log of the smallest normal)
-_FORMAT = {"float32": (23, 127, -87.33654), "float64": (52, 1023, -708.39641)}
+#: dtype name -> (significand bits, exponent bias, log of the smallest normal, |x|'s bit mask)
+_FORMAT = {
+    "float32": (23, 127, -87.33654, (1 << 31) - 1),
+    "float64": (52, 1023, -708.39641, (1 << 63) - 1),
+}
 
 
 def positive(w: Any, ops: Any) -> Any:
@@ -28,7 +31,7 @@ def positive(w: Any, ops: Any) -> Any:
 
 
 def elu(w: Any, alpha: float, ops: Any, dtype: str) -> Any:
-    shift, bias, _ = _FORMAT[dtype]
+    shift, bias, _, magnitude_mask = _FORMAT[dtype]
     bits = ops.bits(w)
     # A NaN with a clear sign bit counts as positive here and is returned as
     # it is, so unlike positive() this needs no isnan.
@@ -38,7 +41,7 @@ def elu(w: Any, alpha: float, ops: Any, dtype: str) -> Any:
     branch = alpha * ops.expm1(ops.where(pos, 0.0, w))
     # A negative subnormal x: expm1(x) == x, and |x| * 2**63 comes exactly
     # from the bits, as a difference of two normal numbers (Sterbenz).
-    magnitude = bits & ((1 << (shift + (8 if shift == 23 else 11))) - 1)
+    magnitude = bits & magnitude_mask
     base = 64 << shift  # the bits of 2**(64 - bias)
     scaled = ops.from_bits(magnitude + base, w) - 2.0 ** (64 - bias)
     tiny = -(alpha * scaled) * 2.0**-63
@@ -46,7 +49,7 @@ def elu(w: Any, alpha: float, ops: Any, dtype: str) -> Any:
 
 
 def derivative(w: Any, alpha: float, ops: Any, dtype: str) -> Any:
-    *_, log_smallest_normal = _FORMAT[dtype]
+    _, _, log_smallest_normal, _ = _FORMAT[dtype]
     pos = positive(w, ops)
     negative = ops.where(pos, 0.0, w)
     # Where exp(x) alone would be subnormal, (alpha * exp(x/2)) * exp(x/2) keeps

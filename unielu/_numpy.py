@@ -169,10 +169,11 @@ def _derivative_small(x: np.ndarray, alpha: float) -> Any:
 #: Up to this many elements, whole-array ufuncs: fewest calls, since each
 #: ufunc call costs about as much as the arithmetic on a small array.
 SMALL = 1 << 12
-_SMALL = {"elu": _elu_small, "elu_derivative": _derivative_small}
 
 
-def _apply(kernel: Kernel, x: Any, alpha: float, func: str) -> Any:
+def _apply(
+    small: Callable[[np.ndarray, float], Any], kernel: Kernel, x: Any, alpha: float, func: str
+) -> Any:
     if not isinstance(x, np.ndarray):
         try:
             x = np.asarray(x)
@@ -184,7 +185,7 @@ def _apply(kernel: Kernel, x: Any, alpha: float, func: str) -> Any:
     out_dtype, work = _dtypes(x.dtype, func)
     if x.size <= SMALL:
         w = x if x.dtype == work else x.astype(work)
-        y = _SMALL[func](w if w.ndim else w.reshape(1), alpha)  # 0-d: ufuncs give scalars
+        y = small(w if w.ndim else w.reshape(1), alpha)  # 0-d: ufuncs give scalars
         if y.dtype != out_dtype:
             y = y.astype(out_dtype)
         return y if x.ndim else y[0]
@@ -208,8 +209,8 @@ def _apply(kernel: Kernel, x: Any, alpha: float, func: str) -> Any:
 
 
 def elu(x: Any, alpha: float) -> Any:
-    return _apply(_elu_block, x, alpha, "elu")
+    return _apply(_elu_small, _elu_block, x, alpha, "elu")
 
 
 def elu_derivative(x: Any, alpha: float) -> Any:
-    return _apply(_derivative_block, x, alpha, "elu_derivative")
+    return _apply(_derivative_small, _derivative_block, x, alpha, "elu_derivative")
