@@ -18,20 +18,30 @@ from unielu._dispatch import dtype_error
 
 NAME = "cupy"
 
-# T: the array dtype; C: the compute dtype, chosen by the dtype of alpha.
+# T is the array dtype. CuPy binds type placeholders from array arguments
+# only, so alpha arrives as float64 and the compute type C is derived from T
+# in C++: float32 for half and single precision, float64 for double.
+_PREAMBLE = """
+template <typename T> struct unielu_compute { typedef float type; };
+template <> struct unielu_compute<double> { typedef double type; };
+"""
 # The ternary never evaluates expm1/exp for x > 0 (no overflow); NaN takes
 # the second branch and stays NaN; -0.0 gives alpha * expm1(-0.0) = -0.0.
 _ELU = cp.ElementwiseKernel(
-    "T x, C alpha",
+    "T x, float64 alpha",
     "T y",
-    "const C v = (C)x; y = (T)(v > 0 ? v : alpha * expm1(v));",
+    "typedef typename unielu_compute<T>::type C;"
+    "const C v = (C)x; y = (T)(v > 0 ? v : (C)alpha * expm1(v));",
     "unielu_elu",
+    preamble=_PREAMBLE,
 )
 _DERIVATIVE = cp.ElementwiseKernel(
-    "T x, C alpha",
+    "T x, float64 alpha",
     "T y",
-    "const C v = (C)x; y = (T)(v > 0 ? (C)1 : alpha * exp(v));",
+    "typedef typename unielu_compute<T>::type C;"
+    "const C v = (C)x; y = (T)(v > 0 ? (C)1 : (C)alpha * exp(v));",
     "unielu_elu_derivative",
+    preamble=_PREAMBLE,
 )
 
 
@@ -41,8 +51,7 @@ def _launch(kernel: Any, x: Any, alpha: float, func: str) -> Any:
             x = x.astype(cp.float64)
         elif x.dtype not in (np.float16, np.float32, np.float64):
             raise dtype_error(func, x.dtype, "float64")
-        compute = np.float64 if x.dtype == np.float64 else np.float32
-        return kernel(x, compute(alpha))
+        return kernel(x, np.float64(alpha))
 
 
 def elu(x: Any, alpha: float) -> Any:
