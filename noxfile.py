@@ -1,27 +1,28 @@
-"""Test sessions, one per backend: ``nox`` runs them all, ``nox -s torch`` one.
+"""Sessions: ``nox`` runs the default ones, ``nox -l`` lists all.
 
-Each backend session installs its framework and runs the conformance matrix
-with ``--backend NAME``; if the framework cannot be imported the run fails.
+The test sessions come from unielu's registry of backends (one per backend,
+``nox -s "tests(torch)"``): each installs its framework and runs the
+conformance matrix with ``--backend NAME``; if the framework cannot be
+imported the run fails.
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+from typing import Any
 
 import nox
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = False
-nox.options.sessions = [
-    "numpy", "torch", "tensorflow", "jax", "dask", "array_api", "cupy", "lint", "typecheck",
-    "docs",
-]  # fmt: skip
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 
 MAIN = "3.11"
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
@@ -55,25 +56,31 @@ def _pyenv_path() -> None:
 _pyenv_path()
 
 
-def _conformance(session: nox.Session, backend: str, *extra: str) -> None:
-    # The framework-free tests (dispatch, command line, doctests) run in the
-    # numpy sessions; the others run the conformance matrix alone.
-    tests = "tests" if backend == "numpy" else "tests/test_conformance.py"
-    session.run(
-        "python", "-m", "pytest", tests, f"--backend={backend}", "-p", "no:cacheprovider",
-        *extra, *session.posargs,
-    )  # fmt: skip
+def _load_registry() -> Any:
+    """unielu's registry of backends, read without importing unielu (or NumPy)."""
+    path = os.path.join(os.path.dirname(__file__), "unielu", "_registry.py")
+    spec = importlib.util.spec_from_file_location("_unielu_registry", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses looks its module up there
+    spec.loader.exec_module(module)
+    return module
 
 
-def _torch_requirement() -> list[str]:
-    """``UNIELU_TORCH`` if set (pip arguments), else the CPU build this machine offers.
+REGISTRY = _load_registry().registry()
 
-    pip on a machine without a GPU would otherwise pull a CUDA build of several
-    GB for a plain ``torch``. A local CPU wheel (in pip's find-links) is pinned
-    so that pip takes it.
+
+def _requirement(requirement: str) -> list[str]:
+    """pip arguments for a requirement: a local CPU build where this machine has one.
+
+    A plain ``torch`` on a machine without a GPU pulls a CUDA build of several
+    GB; a ``NAME-*+cpu`` wheel in pip's find-links is pinned instead, so that
+    pip takes it. ``UNIELU_TORCH`` (pip arguments) overrides torch's.
     """
-    if os.environ.get("UNIELU_TORCH"):
-        return shlex.split(os.environ["UNIELU_TORCH"])
+    name = re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0]
+    override = os.environ.get(f"UNIELU_{name.upper().replace('-', '_')}")
+    if override:
+        return shlex.split(override)
     links = os.environ.get("PIP_FIND_LINKS", "")
     try:
         config = subprocess.run(
@@ -82,56 +89,11 @@ def _torch_requirement() -> list[str]:
         links += " " + " ".join(re.findall(r"find-links='([^']*)'", config))
     except OSError:
         pass
-    tag = "cp" + MAIN.replace(".", "")  # the torch session's interpreter
+    tag = "cp" + MAIN.replace(".", "")  # the sessions' interpreter
     for folder in links.split():
-        for wheel in sorted(glob.glob(os.path.join(folder, f"torch-*+cpu-{tag}-*.whl"))):
-            return [f"torch=={os.path.basename(wheel).split('-')[1]}"]
-    return ["torch"]
-
-
-@nox.session(python=_available_pythons())
-def numpy(session: nox.Session) -> None:
-    """NumPy backend (and dispatch, doctests) on every Python the machine has."""
-    session.install("-e", ".[test,plot]")
-    _conformance(session, "numpy", "--doctest-modules", "unielu/__init__.py")
-
-
-@nox.session(python=MAIN)
-def torch(session: nox.Session) -> None:
-    """PyTorch backend: CPU tensors, the meta device, autograd, torch.func, torch.compile."""
-    session.install(*_torch_requirement())
-    session.install("-e", ".[test]")
-    _conformance(session, "torch")
-
-
-@nox.session(python=MAIN)
-def tensorflow(session: nox.Session) -> None:
-    """TensorFlow backend: eager, tf.function, XLA, two logical CPUs for placement."""
-    session.install("-e", ".[test]", "tensorflow-cpu")
-    _conformance(session, "tensorflow")
-
-
-@nox.session(python=MAIN)
-def jax(session: nox.Session) -> None:
-    """JAX backend, with x64 off and on (ints promote to float32, then float64)."""
-    session.install("-e", ".[test,jax]")
-    _conformance(session, "jax")
-    session.env["JAX_ENABLE_X64"] = "1"
-    _conformance(session, "jax")
-
-
-@nox.session(python=MAIN)
-def dask(session: nox.Session) -> None:
-    """Dask backend: lazy, same chunks."""
-    session.install("-e", ".[test,dask]")
-    _conformance(session, "dask")
-
-
-@nox.session(python=MAIN)
-def array_api(session: nox.Session) -> None:
-    """The generic Array API path, on array-api-strict."""
-    session.install("-e", ".[test]")
-    _conformance(session, "array_api")
+        for wheel in sorted(glob.glob(os.path.join(folder, f"{name}-*+cpu-{tag}-*.whl"))):
+            return [f"{name}=={os.path.basename(wheel).split('-')[1]}"]
+    return [requirement]
 
 
 def _cuda_device() -> bool:
@@ -141,13 +103,40 @@ def _cuda_device() -> bool:
         return False
 
 
-@nox.session(python=MAIN)
-def cupy(session: nox.Session) -> None:
-    """CuPy backend (needs a CUDA GPU; ``UNIELU_CUPY`` names the wheel, default cupy-cuda12x)."""
-    if not _cuda_device():
-        session.skip("no CUDA device on this machine (nvidia-smi finds none): CuPy cannot run")
-    session.install("-e", ".[test]", *shlex.split(os.environ.get("UNIELU_CUPY", "cupy-cuda12x")))
-    _conformance(session, "cupy", "--device=cuda")
+def _test_params() -> list[Any]:
+    # NumPy (with the framework-free tests) on every Python; the others on MAIN.
+    params = []
+    for backend in REGISTRY:
+        pythons = _available_pythons() if backend.name == "numpy" else [MAIN]
+        for python in pythons:
+            label = backend.name if python == MAIN else f"{backend.name}-{python}"
+            params.append(nox.param(python, backend.name, id=label))
+    return params
+
+
+@nox.session
+@nox.parametrize("python,backend", _test_params())
+def tests(session: nox.Session, backend: str) -> None:
+    """The conformance matrix on one backend, in an environment with its framework.
+
+    ``nox -s "tests(torch)"`` runs one; NumPy's sessions also run the
+    framework-free tests (dispatch, command line, doctests) on every Python.
+    """
+    spec = next(b for b in REGISTRY if b.name == backend)
+    if spec.needs_gpu and not _cuda_device():
+        session.skip(
+            f"no CUDA device on this machine (nvidia-smi finds none): {backend} cannot run"
+        )
+    if spec.test_requirement:
+        session.install(*_requirement(spec.test_requirement))
+    session.install("-e", ".[test,plot]")
+    extra = ["--doctest-modules", "unielu/__init__.py"] if backend == "numpy" else []
+    tests = "tests" if backend == "numpy" else "tests/test_conformance.py"
+    for env in spec.test_env:
+        session.run(
+            "python", "-m", "pytest", tests, f"--backend={backend}", "-p", "no:cacheprovider",
+            *extra, *session.posargs, env=env,
+        )  # fmt: skip
 
 
 @nox.session(python=False)
@@ -163,6 +152,7 @@ def gpu(session: nox.Session) -> None:
 
 @nox.session(python=MAIN)
 def lint(session: nox.Session) -> None:
+    """ruff: lint and format check."""
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -170,6 +160,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=MAIN)
 def typecheck(session: nox.Session) -> None:
+    """mypy, strict, on the package."""
     session.install("-e", ".", "mypy")
     session.run("mypy")
 
@@ -188,6 +179,8 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The benchmark suite: prints the table, writes benchmarks/results.json and
     benchmarks/differences.json (which the docs render). About 5 minutes."""
-    session.install(*_torch_requirement())
-    session.install("-e", ".[test,jax,bench]", "tensorflow-cpu")
+    for spec in REGISTRY:  # each framework, one at a time so that local CPU builds are taken
+        if not spec.needs_gpu and spec.test_requirement:
+            session.install(*_requirement(spec.test_requirement))
+    session.install("-e", ".[test,bench]")
     session.run("python", "benchmarks/run.py", env={"TF_CPP_MIN_LOG_LEVEL": "2"})

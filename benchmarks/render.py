@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from unielu._bench import format_time
+from unielu.bench import format_time
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

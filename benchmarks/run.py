@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from unielu._bench import main
+from unielu.bench import main
 
 if __name__ == "__main__":
     here = Path(__file__).parent

@@ -130,7 +130,7 @@ class NumPyBackend(Backend):
     def extra_checks(self) -> dict[str, Callable[[], None]]:
         from reference import grid, ulp_errors
 
-        from unielu import _numpy
+        from unielu.backends import numpy as _numpy
 
         def large_arrays() -> None:
             # The grid and the special values, tiled past the sizes where the
@@ -368,7 +368,7 @@ class TensorFlowBackend(Backend):
 
     def past_host_path(self, func: Callable[..., Any], v: Any, alpha: float) -> Any:
         """func on v tiled beyond the size the NumPy path takes, cut back to v's size."""
-        from unielu._tensorflow import HOST_MAX
+        from unielu.backends.tensorflow import HOST_MAX
 
         n = v.shape[0]
         tiled = self.tf.tile(v, [HOST_MAX // n + 1])

@@ -95,7 +95,7 @@ def test_first_calls_from_many_threads():
 
 def test_dispatch_is_cached_per_type():
     unielu.elu(np.ones(2))
-    assert _dispatch._CACHE[np.ndarray].NAME == "numpy"
+    assert _dispatch._CACHE[np.ndarray].SPEC["name"] == "numpy"
 
 
 def test_version():
@@ -103,7 +103,7 @@ def test_version():
 
 
 def test_thread_count_from_the_environment(monkeypatch):
-    from unielu import _numpy
+    from unielu.backends import numpy as _numpy
 
     x = np.linspace(-3, 3, _numpy.PARALLEL_MIN + 5)
     expected = unielu.elu(x)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from unielu._dispatch import _CACHE, BACKENDS, FRAMEWORK_MODULE, backend_module, check_alpha
+from unielu._dispatch import _CACHE, backend_module, check_alpha, check_out, registry
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "elu", "elu_derivative", "get_backend", "installed_backends"]
@@ -18,7 +18,7 @@ ArrayT = TypeVar("ArrayT")
 _INF = float("inf")
 
 
-def elu(x: ArrayT, /, alpha: float = 1.0) -> ArrayT:
+def elu(x: ArrayT, /, alpha: float = 1.0, *, out: ArrayT | None = None) -> ArrayT:
     r"""Exponential Linear Unit, elementwise.
 
     .. math::
@@ -78,11 +78,15 @@ def elu(x: ArrayT, /, alpha: float = 1.0) -> ArrayT:
     module = _CACHE.get(type(x)) or backend_module(x, "elu")
     if type(alpha) is not float or not 0.0 <= alpha < _INF:
         alpha = check_alpha(alpha, "elu")
-    result: ArrayT = module.elu(x, alpha)
+    if out is None:
+        result: ArrayT = module.elu(x, alpha)
+        return result
+    check_out(module, out, "elu")
+    result = module.elu(x, alpha, out=out)
     return result
 
 
-def elu_derivative(x: ArrayT, /, alpha: float = 1.0) -> ArrayT:
+def elu_derivative(x: ArrayT, /, alpha: float = 1.0, *, out: ArrayT | None = None) -> ArrayT:
     r"""Derivative of :func:`elu` with respect to ``x``, elementwise.
 
     .. math::
@@ -127,7 +131,11 @@ def elu_derivative(x: ArrayT, /, alpha: float = 1.0) -> ArrayT:
     module = _CACHE.get(type(x)) or backend_module(x, "elu_derivative")
     if type(alpha) is not float or not 0.0 <= alpha < _INF:
         alpha = check_alpha(alpha, "elu_derivative")
-    result: ArrayT = module.elu_derivative(x, alpha)
+    if out is None:
+        result: ArrayT = module.elu_derivative(x, alpha)
+        return result
+    check_out(module, out, "elu_derivative")
+    result = module.elu_derivative(x, alpha, out=out)
     return result
 
 
@@ -160,7 +168,7 @@ def get_backend(x: Any, /) -> str:
     >>> unielu.get_backend([1.0, 2.0])
     'numpy'
     """
-    name: str = backend_module(x, "get_backend").NAME
+    name: str = backend_module(x, "get_backend").SPEC["name"]
     return name
 
 
@@ -181,6 +189,4 @@ def installed_backends() -> tuple[str, ...]:
     >>> "numpy" in unielu.installed_backends()
     True
     """
-    from importlib.util import find_spec  # here, not at import: it costs a few ms
-
-    return tuple(name for name in BACKENDS if find_spec(FRAMEWORK_MODULE[name]) is not None)
+    return tuple(spec.name for spec in registry() if spec.installed())

@@ -1,5 +1,5 @@
 """``python -m unielu``: the same as the ``unielu`` command."""
 
-from unielu._cli import main
+from unielu.cli import main
 
 raise SystemExit(main())

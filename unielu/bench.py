@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 import unielu
-from unielu._numpy import num_threads
+from unielu.backends.numpy import num_threads
 
 FULL = {"sizes": (16, 10**3, 10**5, 10**7), "dtypes": ("float32", "float64"), "alphas": (1.0, 1.7)}
 QUICK = {"sizes": (16, 10**5, 10**6), "dtypes": ("float32",), "alphas": (1.0,)}
@@ -232,7 +232,7 @@ def dispatch_overhead(samples: int = 15) -> dict[str, float]:
     against the NumPy backend called directly; and of array_api_compat.array_namespace."""
     from array_api_compat import array_namespace
 
-    from unielu import _numpy
+    from unielu.backends import numpy as _numpy
 
     x = np.ones(16, dtype=np.float32)
     public, direct, _ = compare(lambda: unielu.elu(x, 1.0), lambda: _numpy.elu(x, 1.0), samples)

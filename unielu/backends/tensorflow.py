@@ -13,10 +13,24 @@ from typing import Any
 
 import tensorflow as tf
 
-from unielu import _flush, _numpy
 from unielu._dispatch import dtype_error
+from unielu.backends import _formulas
+from unielu.backends import numpy as _numpy
 
-NAME = "tensorflow"
+# Read by unielu._dispatch from this source, without importing the module: literals only.
+SPEC = {
+    "name": "tensorflow",
+    "framework": "tensorflow",
+    "requirement": "tensorflow",
+    "priority": 50,
+    "types": ["tensorflow:Tensor", "tensorflow:Variable"],
+    "description": "a TensorFlow tensor or variable",
+    "autodiff": True,
+    "ulp": 5,
+    "flush_subnormals": True,
+    "test_requirement": "tensorflow-cpu",
+}
+
 
 _KEPT = frozenset({tf.float16, tf.bfloat16, tf.float32, tf.float64})
 _HALF = frozenset({tf.float16, tf.bfloat16})
@@ -58,12 +72,12 @@ class _Ops:
 
 def _forward(x: tf.Tensor, alpha: float) -> tf.Tensor:
     w = _widen(x)  # float16/bfloat16: compute in float32, round once
-    return tf.cast(_flush.elu(w, alpha, _Ops, w.dtype.name), x.dtype)
+    return tf.cast(_formulas.elu(w, alpha, _Ops, w.dtype.name), x.dtype)
 
 
 def _derivative(x: tf.Tensor, alpha: float) -> tf.Tensor:
     w = _widen(x)
-    return tf.cast(_flush.derivative(w, alpha, _Ops, w.dtype.name), x.dtype)
+    return tf.cast(_formulas.derivative(w, alpha, _Ops, w.dtype.name), x.dtype)
 
 
 def _elu(x: tf.Tensor, alpha: float) -> tf.Tensor:
@@ -113,3 +127,15 @@ def elu(x: Any, alpha: float) -> tf.Tensor:
 
 def elu_derivative(x: Any, alpha: float) -> tf.Tensor:
     return _call(_derivative, x, alpha, "elu_derivative")
+
+
+def devices() -> list[str]:
+    return [d.name.replace("/device:", "") for d in tf.config.list_logical_devices()]
+
+
+def from_numpy(a: Any) -> tf.Tensor:
+    return tf.constant(a)
+
+
+def to_numpy(y: Any) -> Any:
+    return y.numpy()

@@ -14,7 +14,15 @@ from array_api_compat import array_namespace
 
 from unielu._dispatch import dtype_error
 
-NAME = "array_api"
+# Read by unielu._dispatch from this source, without importing the module: literals only.
+SPEC = {
+    "name": "array_api",
+    "framework": "array_api_compat",
+    "requirement": "array-api-strict",
+    "priority": 100,
+    "types": ["*"],
+    "description": "any array with __array_namespace__ (Array API standard)",
+}
 
 
 def _prepare(x: Any, func: str) -> tuple[Any, Any, Any]:
@@ -52,3 +60,19 @@ def elu_derivative(x: Any, alpha: float) -> Any:
     return xp.astype(
         xp.where(positive, xp.ones_like(w), alpha * xp.exp(negative)), dtype, copy=False
     )
+
+
+def devices() -> list[str]:
+    return ["the devices of its library (shown: array-api-strict)"]
+
+
+def from_numpy(a: Any) -> Any:
+    import array_api_strict
+
+    return array_api_strict.asarray(a)
+
+
+def to_numpy(y: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(y)

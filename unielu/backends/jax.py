@@ -16,10 +16,24 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from unielu import _flush
 from unielu._dispatch import dtype_error
+from unielu.backends import _formulas
 
-NAME = "jax"
+# Read by unielu._dispatch from this source, without importing the module: literals only.
+SPEC = {
+    "name": "jax",
+    "framework": "jax",
+    "requirement": "jax",
+    "priority": 40,
+    "types": ["jax:Array"],
+    "description": "a JAX array or tracer",
+    "autodiff": True,
+    "ulp": 5,
+    "flush_subnormals": True,
+    # ints promote to float32, then to float64 with x64 on: both are tested
+    "test_env": [{}, {"JAX_ENABLE_X64": "1"}],
+}
+
 
 _KEPT = frozenset(jnp.dtype(t) for t in (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64))
 _HALF = frozenset(jnp.dtype(t) for t in (jnp.float16, jnp.bfloat16))
@@ -58,13 +72,13 @@ class _Ops:
 @partial(jax.jit, static_argnums=1)
 def _derivative(x: Any, alpha: float) -> Any:
     w = _widen(x)
-    return _flush.derivative(w, alpha, _Ops, w.dtype.name).astype(x.dtype)
+    return _formulas.derivative(w, alpha, _Ops, w.dtype.name).astype(x.dtype)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _elu_core(x: Any, alpha: float) -> Any:
     w = _widen(x)
-    y = _flush.elu(w, alpha, _Ops, w.dtype.name)
+    y = _formulas.elu(w, alpha, _Ops, w.dtype.name)
     if x.dtype in _HALF:  # XLA may rewrite the round trip and lose the sign of -0.0
         y = jnp.copysign(y, w)
     return y.astype(x.dtype)
@@ -85,3 +99,17 @@ def elu(x: Any, alpha: float) -> Any:
 
 def elu_derivative(x: Any, alpha: float) -> Any:
     return _derivative(_as_float(x, "elu_derivative"), alpha)
+
+
+def devices() -> list[str]:
+    return [str(d) for d in jax.devices()]
+
+
+def from_numpy(a: Any) -> Any:
+    return jnp.asarray(a)
+
+
+def to_numpy(y: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(y)

@@ -16,7 +16,15 @@ from dask.array.utils import meta_from_array
 
 import unielu
 
-NAME = "dask"
+# Read by unielu._dispatch from this source, without importing the module: literals only.
+SPEC = {
+    "name": "dask",
+    "framework": "dask",
+    "requirement": "dask[array]",
+    "priority": 10,
+    "types": ["dask.array:Array"],
+    "description": "a Dask array",
+}
 
 
 def _map(func: Callable[..., Any], x: da.Array, alpha: float) -> da.Array:
@@ -30,3 +38,17 @@ def elu(x: da.Array, alpha: float) -> da.Array:
 
 def elu_derivative(x: da.Array, alpha: float) -> da.Array:
     return _map(unielu.elu_derivative, x, alpha)
+
+
+def devices() -> list[str]:
+    return ["the devices of its blocks"]
+
+
+def from_numpy(a: Any) -> da.Array:
+    return da.from_array(a, chunks=4)
+
+
+def to_numpy(y: da.Array) -> Any:
+    import numpy as np
+
+    return np.asarray(y.compute())

@@ -16,7 +16,18 @@ import numpy as np
 
 from unielu._dispatch import dtype_error
 
-NAME = "cupy"
+# Read by unielu._dispatch from this source, without importing the module: literals only.
+SPEC = {
+    "name": "cupy",
+    "framework": "cupy",
+    "requirement": "cupy-cuda12x",
+    "priority": 20,
+    "types": ["cupy:ndarray"],
+    "description": "a CuPy array",
+    "mutable": True,
+    "needs_gpu": True,
+}
+
 
 # T is the array dtype. CuPy binds type placeholders from array arguments
 # only, so alpha arrives as float64 and the compute type C is derived from T
@@ -60,3 +71,15 @@ def elu(x: Any, alpha: float) -> Any:
 
 def elu_derivative(x: Any, alpha: float) -> Any:
     return _launch(_DERIVATIVE, x, alpha, "elu_derivative")
+
+
+def devices() -> list[str]:
+    return [f"cuda:{i}" for i in range(cp.cuda.runtime.getDeviceCount())]
+
+
+def from_numpy(a: Any) -> Any:
+    return cp.asarray(a)
+
+
+def to_numpy(y: Any) -> Any:
+    return cp.asnumpy(y)

@@ -10,28 +10,17 @@ import math
 import os
 import platform
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import unielu
-from unielu._dispatch import BACKENDS, FRAMEWORK_MODULE, check_alpha
+from unielu._dispatch import check_alpha, get_spec, registry
 
 #: The values the report computes on every backend.
 SAMPLE = (-20.0, -1.0, -1e-7, -0.0, 0.0, 1e-7, 1.0, 20.0)
-
-#: Report order, and what to pip install for each backend.
-_DISTRIBUTION = {
-    "numpy": "numpy",
-    "torch": "torch",
-    "tensorflow": "tensorflow",
-    "jax": "jax",
-    "cupy": "cupy-cuda12x",
-    "dask": "dask[array]",
-    "array_api": "array-api-strict",
-}
 
 
 class UsageError(Exception):
@@ -49,73 +38,22 @@ def _version(module: str) -> str | None:
     return None
 
 
-def _devices(name: str) -> list[str]:
-    if name == "torch":
-        import torch
-
-        return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        return [d.name.replace("/device:", "") for d in tf.config.list_logical_devices()]
-    if name == "jax":
-        import jax
-
-        return [str(d) for d in jax.devices()]
-    if name == "cupy":
-        import cupy
-
-        return [f"cuda:{i}" for i in range(cupy.cuda.runtime.getDeviceCount())]
-    if name == "dask":
-        return ["the devices of its blocks"]
-    if name == "array_api":
-        return ["the devices of its library (shown: array-api-strict)"]
-    return ["cpu"]
-
-
-def _roundtrip(name: str) -> tuple[Callable[[np.ndarray], Any], Callable[[Any], np.ndarray]]:
-    """(make an array of backend ``name`` from NumPy, read one back as NumPy)."""
-    if name == "torch":
-        import torch
-
-        return torch.from_numpy, lambda y: y.detach().cpu().numpy()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        return tf.constant, lambda y: y.numpy()
-    if name == "jax":
-        import jax.numpy as jnp
-
-        return jnp.asarray, np.asarray
-    if name == "cupy":
-        import cupy
-
-        return cupy.asarray, cupy.asnumpy
-    if name == "dask":
-        import dask.array as da
-
-        return lambda a: da.from_array(a, chunks=4), lambda y: np.asarray(y.compute())
-    if name == "array_api":
-        xp = importlib.import_module("array_api_strict")
-        return xp.asarray, np.asarray
-    return (lambda a: a), np.asarray
-
-
 def backend_report(name: str) -> dict[str, Any]:
     """What the report says of one backend; imports its framework if installed."""
-    module = "array_api_strict" if name == "array_api" else FRAMEWORK_MODULE[name]
-    entry: dict[str, Any] = {"backend": name, "version": _version(module)}
-    if importlib.util.find_spec(module) is None:
-        entry.update(installed=False, why=f"{_DISTRIBUTION[name]} is not installed")
+    spec = get_spec(name)
+    entry: dict[str, Any] = {"backend": name, "version": _version(spec.framework)}
+    if not spec.installed():
+        entry.update(installed=False, why=f"{spec.requirement} is not installed")
         return entry
     try:
-        entry["devices"] = _devices(name)
-        if name == "cupy" and not entry["devices"]:
+        module = spec.load()
+        entry["devices"] = module.devices()
+        if spec.needs_gpu and not entry["devices"]:
             raise RuntimeError("no CUDA device")
-        make, read = _roundtrip(name)
-        x = make(np.asarray(SAMPLE, dtype=np.float32))
-        entry["elu"] = read(unielu.elu(x)).astype(np.float64).tolist()
-        entry["elu_derivative"] = read(unielu.elu_derivative(x)).astype(np.float64).tolist()
+        x = module.from_numpy(np.asarray(SAMPLE, dtype=np.float32))
+        for func in ("elu", "elu_derivative"):
+            y = module.to_numpy(getattr(unielu, func)(x))
+            entry[func] = np.asarray(y, dtype=np.float64).tolist()
     except Exception as error:  # a broken install is reported, not raised
         entry.update(installed=True, usable=False, why=f"{type(error).__name__}: {error}")
         return entry
@@ -136,7 +74,7 @@ def _ulp_disagreement(rows: list[dict[str, Any]], key: str) -> float:
 
 
 def info(as_json: bool) -> int:
-    rows = [backend_report(name) for name in _DISTRIBUTION]
+    rows = [backend_report(spec.name) for spec in registry()]
     report: dict[str, Any] = {
         "unielu": unielu.__version__,
         "python": platform.python_version(),
@@ -159,7 +97,7 @@ def info(as_json: bool) -> int:
         else:
             status = f"installed, unusable: {r['why']}"
             if not r["installed"]:
-                status = f"not installed (pip install {_DISTRIBUTION[r['backend']]})"
+                status = f"not installed (pip install {get_spec(r['backend']).requirement})"
         print(f"{r['backend']:<11} {r['version'] or '-':<13} {status}")
     ready = [r for r in rows if r.get("usable")]
     for key in ("elu", "elu_derivative"):
@@ -203,7 +141,8 @@ def plot(alphas: Sequence[float], span: tuple[float, float], output: str, backen
     entry = backend_report(backend)
     if not entry.get("usable"):
         raise UsageError(f"--backend {backend}: {entry.get('why')}")
-    make, read = _roundtrip(backend)
+    module = get_spec(backend).load()
+    make, read = module.from_numpy, module.to_numpy
     x = np.linspace(*span, 801)
     fig, ax = plt.subplots(figsize=(8, 5.5))
     for i, alpha in enumerate(alphas):
@@ -260,14 +199,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_plot.add_argument("-o", "--output", default="elu.png", help="PNG, SVG or PDF file")
     p_plot.add_argument(
-        "--backend", default="numpy", choices=BACKENDS, help="compute with this backend"
+        "--backend",
+        default="numpy",
+        choices=[b.name for b in registry()],
+        help="compute with this backend",
     )
     p_bench = sub.add_parser("bench", help="time unielu against each framework's own ELU")
     p_bench.add_argument(
         "--full", action="store_true", help="all sizes and repeats (minutes), not the quick run"
     )
     p_bench.add_argument(
-        "--backend", action="append", choices=BACKENDS, help="benchmark only these (repeatable)"
+        "--backend",
+        action="append",
+        choices=[b.name for b in registry()],
+        help="benchmark only these (repeatable)",
     )
     p_bench.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     return parser
@@ -282,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return info(getattr(args, "json", False))
         if args.command == "plot":
             return plot(args.alpha or [1.0], _check_range(args.range), args.output, args.backend)
-        from unielu._bench import main as bench
+        from unielu.bench import main as bench
 
         return bench(full=args.full, backends=args.backend, json_path=args.json)
     except UsageError as error:

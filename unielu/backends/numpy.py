@@ -24,7 +24,20 @@ import numpy as np
 
 from unielu._dispatch import dtype_error
 
-NAME = "numpy"
+# Read by unielu._dispatch from this source, without importing the module: literals only.
+SPEC = {
+    "name": "numpy",
+    "framework": "numpy",
+    "requirement": "numpy",
+    "priority": 90,
+    "types": [
+        "numpy:ndarray", "numpy:generic",
+        "builtins:int", "builtins:float", "builtins:complex", "builtins:list", "builtins:tuple",
+    ],
+    "description": "a NumPy array or scalar, a Python number, or a list or tuple of numbers",
+    "mutable": True,
+}  # fmt: skip
+
 
 #: Elements per block: big enough that per-call ufunc overhead is small, small
 #: enough that the block and its scratch stay in L2 (measured best at 2**16).
@@ -214,3 +227,15 @@ def elu(x: Any, alpha: float) -> Any:
 
 def elu_derivative(x: Any, alpha: float) -> Any:
     return _apply(_derivative_small, _derivative_block, x, alpha, "elu_derivative")
+
+
+def devices() -> list[str]:
+    return ["cpu"]
+
+
+def from_numpy(a: np.ndarray) -> np.ndarray:
+    return a
+
+
+def to_numpy(y: Any) -> np.ndarray:
+    return np.asarray(y)

@@ -21,7 +21,18 @@ import torch.nn.functional as F
 
 from unielu._dispatch import dtype_error
 
-NAME = "torch"
+# Read by unielu._dispatch from this source, without importing the module: literals only.
+SPEC = {
+    "name": "torch",
+    "framework": "torch",
+    "requirement": "torch",
+    "priority": 30,
+    "types": ["torch:Tensor"],
+    "description": "a PyTorch tensor",
+    "mutable": True,
+    "autodiff": True,
+}
+
 
 _KEPT = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
 _PROMOTED = frozenset(
@@ -106,3 +117,15 @@ def elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
 
 def elu_derivative(x: torch.Tensor, alpha: float) -> torch.Tensor:
     return _derivative(_as_float(x, "elu_derivative"), alpha)
+
+
+def devices() -> list[str]:
+    return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+def from_numpy(a: Any, device: str | None = None) -> torch.Tensor:
+    return torch.from_numpy(a).to(device or "cpu")
+
+
+def to_numpy(y: torch.Tensor) -> Any:
+    return y.detach().cpu().numpy()

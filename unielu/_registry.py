@@ -1,0 +1,204 @@
+"""The registry of backends: what the project knows about each one.
+
+Each module in ``unielu/backends/`` is a backend. Near its top is ``SPEC``, a
+dict of literals saying what the project knows about it (its framework, the
+array types it takes, what to install, what it can do); this module reads
+those dicts from the source without importing the modules, so that ``import
+unielu`` and :func:`unielu.installed_backends` import no framework.
+Everything that depends on the set of backends (dispatch order, the
+command-line report, the benchmarks, the nox sessions, the test
+parametrization) is derived from :func:`registry`; :func:`register` adds a
+backend at run time.
+
+This module uses the standard library alone, so that the noxfile can read the
+registry without NumPy.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import importlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+#: What every backend module's ``SPEC`` may say; the defaults are for the keys it leaves out.
+_SPEC_KEYS = (
+    "name", "framework", "requirement", "priority", "types", "description", "mutable",
+    "autodiff", "ulp", "flush_subnormals", "needs_gpu", "test_requirement", "test_env",
+)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Backend:
+    """What the project knows about one backend (its module's ``SPEC``).
+
+    Attributes
+    ----------
+    name : str
+        The backend's name, also the name of its module in ``unielu.backends``.
+    framework : str
+        The module whose presence makes the backend installed.
+    requirement : str
+        What to ``pip install`` to use it.
+    priority : int
+        Backends are tried in increasing priority: specific frameworks before
+        NumPy, NumPy before the generic Array API fallback.
+    types : tuple of str
+        The array types it takes, as ``"module:QualName"``; ``"*"`` means any
+        object with ``__array_namespace__``.
+    description : str
+        One line for the docs and the report.
+    mutable : bool
+        Its arrays can be written: ``out=`` is accepted.
+    autodiff : bool
+        Its results are differentiable by the framework's own autodiff.
+    ulp : int
+        The contract's accuracy bound for it, in units in the last place.
+    flush_subnormals : bool
+        Its runtime may flush subnormal results to zero (allowed by the contract).
+    needs_gpu : bool
+        It cannot run without a CUDA device.
+    test_requirement : str
+        What its nox session installs (default: ``requirement``).
+    test_env : tuple of dict
+        Environments its test session runs the matrix under, one run each.
+    module : str
+        The implementation module.
+    """
+
+    name: str
+    framework: str
+    requirement: str
+    priority: int
+    types: tuple[str, ...]
+    description: str = ""
+    mutable: bool = False
+    autodiff: bool = False
+    ulp: int = 3
+    flush_subnormals: bool = False
+    needs_gpu: bool = False
+    test_requirement: str = ""
+    test_env: tuple[dict[str, str], ...] = ({},)
+    module: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.test_requirement:
+            object.__setattr__(self, "test_requirement", self.requirement)
+        if not self.module:
+            object.__setattr__(self, "module", f"unielu.backends.{self.name}")
+
+    def array_types(self) -> tuple[type, ...]:
+        """The array types of the ones named whose module is already imported."""
+        found = []
+        for path in self.types:
+            module_name, _, qualname = path.partition(":")
+            module = sys.modules.get(module_name)
+            if module is None:
+                continue
+            obj: Any = module
+            for part in qualname.split("."):
+                obj = getattr(obj, part, None)
+            if isinstance(obj, type):
+                found.append(obj)
+        return tuple(found)
+
+    def accepts(self, x: object) -> bool:
+        """Whether ``x`` is one of this backend's arrays (imports nothing)."""
+        if "*" in self.types and hasattr(x, "__array_namespace__"):
+            return True
+        types = self.array_types()
+        return bool(types) and isinstance(x, types)
+
+    def installed(self) -> bool:
+        """Whether its framework can be imported (without importing it)."""
+        from importlib.util import find_spec
+
+        try:
+            return find_spec(self.framework) is not None
+        except (ImportError, ValueError):
+            return False
+
+    def load(self) -> ModuleType:
+        """The implementation module (this imports the framework)."""
+        return importlib.import_module(self.module)
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    """The literal ``SPEC = {...}`` of a backend module, read without running it."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == "SPEC"
+        ):
+            spec: dict[str, Any] = ast.literal_eval(node.value)
+            return spec
+    raise LookupError(f"{path} has no SPEC = {{...}} of literals")
+
+
+def spec_from_dict(spec: dict[str, Any], module: str = "") -> Backend:
+    """A :class:`Backend` from a ``SPEC`` dict, refusing keys it does not know."""
+    unknown = sorted(set(spec) - set(_SPEC_KEYS))
+    if unknown:
+        raise ValueError(f"backend SPEC has unknown keys {unknown}; known: {list(_SPEC_KEYS)}")
+    fields = dict(spec)
+    fields["types"] = tuple(fields["types"])
+    fields["test_env"] = tuple(fields.get("test_env", ({},)))
+    return Backend(**fields, module=module)
+
+
+_REGISTERED: dict[str, Backend] = {}
+#: Called when the registry changes (the dispatch cache clears itself).
+_ON_CHANGE: list[Callable[[], None]] = []
+
+
+@functools.cache
+def _builtin() -> tuple[Backend, ...]:
+    folder = Path(__file__).with_name("backends")
+    found = []
+    for path in sorted(folder.glob("[!_]*.py")):
+        spec = spec_from_dict(_read_spec(path), f"unielu.backends.{path.stem}")
+        if spec.name != path.stem:
+            raise ValueError(f"{path}: SPEC name {spec.name!r} differs from the module's name")
+        found.append(spec)
+    return tuple(found)
+
+
+def registry() -> tuple[Backend, ...]:
+    """Every backend, in the order :func:`unielu.get_backend` tries them."""
+    specs = {b.name: b for b in _builtin()} | _REGISTERED
+    return tuple(sorted(specs.values(), key=lambda b: (b.priority, b.name)))
+
+
+def get_spec(name: str) -> Backend:
+    """The registry entry of backend ``name``."""
+    for spec in registry():
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no backend named {name!r}; known: {[b.name for b in registry()]}")
+
+
+def register(spec: Backend) -> Backend:
+    """Add (or replace) a backend at run time; returns it.
+
+    Its ``module`` must define ``elu(x, alpha)`` and ``elu_derivative(x,
+    alpha)`` (with ``out=None`` too if ``mutable``), and ``devices()``,
+    ``from_numpy(a)`` and ``to_numpy(y)`` for the report, benchmarks and tests.
+    """
+    _REGISTERED[spec.name] = spec
+    for hook in _ON_CHANGE:
+        hook()
+    return spec
+
+
+def unregister(name: str) -> None:
+    """Remove a backend added with :func:`register`."""
+    _REGISTERED.pop(name, None)
+    for hook in _ON_CHANGE:
+        hook()
