@@ -18,7 +18,7 @@ ArrayT = TypeVar("ArrayT")
 _INF = float("inf")
 
 
-def elu(x: ArrayT, /, alpha: float = 1.0, *, out: ArrayT | None = None) -> ArrayT:
+def elu(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
     r"""Exponential Linear Unit, elementwise.
 
     .. math::
@@ -32,9 +32,17 @@ def elu(x: ArrayT, /, alpha: float = 1.0, *, out: ArrayT | None = None) -> Array
         A NumPy, PyTorch, TensorFlow, CuPy, JAX or Dask array, any array that
         implements the Array API standard, or a Python/NumPy number or a list
         or tuple of numbers (computed with NumPy).
-    alpha : float, default 1.0
+    alpha : float or array, default 1.0
         Value the function tends to for large negative ``x``, negated. A
-        finite real number ``>= 0``; 0 gives ReLU.
+        finite real number ``>= 0`` (0 gives ReLU), or an array of ``x``'s
+        framework, 0-d or broadcastable to ``x``'s shape (one value per
+        channel, for example), differentiable where the framework has
+        autodiff. An array's values are not checked: that would need a
+        device synchronisation.
+    out : array, optional
+        Where to write the result, which is then returned: NumPy, CuPy and
+        PyTorch arrays only, of ``x``'s shape, the result dtype and ``x``'s
+        device. ``x`` itself is allowed (in place).
 
     Returns
     -------
@@ -48,9 +56,13 @@ def elu(x: ArrayT, /, alpha: float = 1.0, *, out: ArrayT | None = None) -> Array
     ------
     TypeError
         If ``x`` is not an array of a supported kind or has a complex or
-        non-numeric dtype, or if ``alpha`` is not a real number.
+        non-numeric dtype; if ``alpha`` is neither a real number nor a real
+        array of ``x``'s framework; if ``out`` is given for a framework whose
+        arrays are immutable, or has the wrong dtype or device.
     ValueError
-        If ``alpha`` is negative, NaN or infinite.
+        If ``alpha`` is a negative, NaN or infinite number or an array that
+        does not broadcast to ``x``'s shape; if ``out`` has the wrong shape,
+        is read-only or partly overlaps ``x``.
 
     See Also
     --------
@@ -86,7 +98,7 @@ def elu(x: ArrayT, /, alpha: float = 1.0, *, out: ArrayT | None = None) -> Array
     return result
 
 
-def elu_derivative(x: ArrayT, /, alpha: float = 1.0, *, out: ArrayT | None = None) -> ArrayT:
+def elu_derivative(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
     r"""Derivative of :func:`elu` with respect to ``x``, elementwise.
 
     .. math::
@@ -101,7 +113,9 @@ def elu_derivative(x: ArrayT, /, alpha: float = 1.0, *, out: ArrayT | None = Non
     ----------
     x : array_like
         As for :func:`elu`.
-    alpha : float, default 1.0
+    alpha : float or array, default 1.0
+        As for :func:`elu`.
+    out : array, optional
         As for :func:`elu`.
 
     Returns

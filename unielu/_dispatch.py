@@ -19,7 +19,8 @@ import numpy as np
 from unielu._registry import _ON_CHANGE, Backend, get_spec, register, registry, unregister
 
 __all__ = [
-    "Backend", "backend_module", "check_alpha", "check_out", "dtype_error", "get_spec",
+    "Backend", "alpha_type_error", "backend_module", "check_alpha", "check_alpha_shape",
+    "check_out", "dtype_error", "get_spec",
     "register", "registry", "unregister",
 ]  # fmt: skip
 
@@ -59,22 +60,58 @@ def spec_of(module: ModuleType) -> Backend:
     return get_spec(module.SPEC["name"])
 
 
-def check_alpha(alpha: Any, func: str) -> float:
-    """Return ``alpha`` as a Python float, or raise naming what is accepted.
+def check_alpha(alpha: Any, func: str) -> Any:
+    """Return a number ``alpha`` as a Python float, pass an array ``alpha`` through.
 
-    The public functions skip this call for a plain finite ``float >= 0``.
+    The public functions skip this call for a plain finite ``float >= 0``. An
+    array (anything with ``shape`` and ``dtype`` that is not a NumPy scalar)
+    is returned as it is: the backend checks its framework and dtype, and its
+    shape with :func:`check_alpha_shape`. Its values are not checked, since that
+    would need a device synchronisation.
     """
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(
-        alpha, (numbers.Real, np.integer, np.floating)
-    ):
+    if isinstance(alpha, (bool, np.bool_)):
         raise TypeError(
-            f"unielu.{func}() argument 'alpha' must be a real number (int, float "
-            f"or NumPy real scalar); got {type(alpha).__module__}.{type(alpha).__qualname__}"
+            f"unielu.{func}() argument 'alpha' must be a real number or an array of the "
+            f"input's framework; got a bool ({alpha!r})"
         )
-    value = float(alpha)
-    if not (0.0 <= value < math.inf):
-        raise ValueError(f"unielu.{func}() argument 'alpha' must be finite and >= 0; got {alpha!r}")
-    return value
+    if isinstance(alpha, (numbers.Real, np.integer, np.floating)):
+        value = float(alpha)
+        if not (0.0 <= value < math.inf):
+            raise ValueError(
+                f"unielu.{func}() argument 'alpha' must be finite and >= 0; got {alpha!r}"
+            )
+        return value
+    if hasattr(alpha, "shape") and hasattr(alpha, "dtype") and not isinstance(alpha, np.generic):
+        return alpha
+    raise TypeError(
+        f"unielu.{func}() argument 'alpha' must be a real number (int, float or NumPy "
+        f"real scalar) or an array of the input's framework; "
+        f"got {type(alpha).__module__}.{type(alpha).__qualname__}"
+    )
+
+
+def check_alpha_shape(alpha_shape: Any, x_shape: Any, func: str) -> None:
+    """Refuse an array ``alpha`` that does not broadcast to ``x``'s shape unchanged."""
+    a, x = tuple(alpha_shape), tuple(x_shape)
+    ok = len(a) <= len(x) and all(
+        d == 1 or d == e for d, e in zip(reversed(a), reversed(x), strict=False)
+    )
+    if not ok:
+        raise ValueError(
+            f"unielu.{func}() argument 'alpha' of shape {a} does not broadcast to the "
+            f"shape {x} of 'x' without changing it; accepted: a number, a 0-d array, or "
+            f"an array broadcastable to {x} (one value per channel, for example)"
+        )
+
+
+def alpha_type_error(func: str, alpha: Any, accepted: str) -> TypeError:
+    """The error for an array ``alpha`` of the wrong framework or dtype."""
+    kind = f"{type(alpha).__module__}.{type(alpha).__qualname__}"
+    dtype = getattr(alpha, "dtype", None)
+    return TypeError(
+        f"unielu.{func}() argument 'alpha' must be a real number or {accepted} of a real "
+        f"floating or integer dtype; got {kind} of dtype {dtype}"
+    )
 
 
 def check_out(module: ModuleType, out: Any, func: str) -> None:
