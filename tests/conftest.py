@@ -95,21 +95,32 @@ def backend(request: pytest.FixtureRequest) -> object:
     return ADAPTERS[request.param]({"device": request.config.getoption("--device")})
 
 
+def _not_applicable(item: pytest.Item, name: str) -> str | None:
+    """Why a contract line does not apply to backend ``name``, or None if it does."""
+    cls = ADAPTERS.get(name)
+    only = item.get_closest_marker("only")
+    if only is not None and name not in only.args:
+        return f"applies to {', '.join(only.args)} only: {only.kwargs.get('reason', '')}".rstrip(
+            ": "
+        )
+    if cls is None:
+        return None
+    if item.get_closest_marker("autodiff") and not cls.autodiff:
+        return f"{name} has no autodiff (elu_derivative is the tool)"
+    if item.get_closest_marker("native") and not cls.native:
+        return f"{name} has no ELU of its own to cross-check against"
+    if item.get_closest_marker("specific") and cls.extra_checks is Backend.extra_checks:
+        return f"{name} has no backend-specific lines"
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Contract lines a backend does not have (autodiff on NumPy, a native ELU to
-    # cross-check against) are deselected, not skipped: nothing is hidden.
-    keep, drop = [], []
+    # A line that does not apply to a backend is skipped with the reason, so the
+    # summary (-ra) says which lines each backend does not have and why.
     for item in items:
         name = getattr(item, "callspec", None) and item.callspec.params.get("backend")
-        cls = ADAPTERS.get(name) if name else None
-        if cls is not None and (
-            (item.get_closest_marker("autodiff") and not cls.autodiff)
-            or (item.get_closest_marker("native") and not cls.native)
-            or (item.get_closest_marker("specific") and cls.extra_checks is Backend.extra_checks)
-        ):
-            drop.append(item)
-        else:
-            keep.append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+        if not name:
+            continue
+        why = _not_applicable(item, name)
+        if why:
+            item.add_marker(pytest.mark.skip(reason=f"not applicable: {why}"))
