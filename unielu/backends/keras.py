@@ -1,0 +1,106 @@
+"""Keras backend: symbolic tensors (``keras.KerasTensor``) of a functional model.
+
+A ``KerasTensor`` has a shape and a dtype but no values, under every Keras
+backend. ``unielu.elu(t)`` on one applies the registered layer
+:class:`unielu.layers.keras.ELU` (``elu_derivative``:
+:class:`unielu.layers.keras.ELUDerivative`) and returns its output tensor:
+the functional model then computes ``unielu.elu`` on the backend's own
+tensors when it runs, and saves and loads as a ``.keras`` file (where
+:mod:`unielu.layers.keras` is imported). The layer does not autocast: the
+result keeps the input's floating dtype, and integers and bool follow the
+Keras backend's own promotion.
+
+``from_numpy(a)`` gives a symbolic input of ``a``'s shape and dtype that
+remembers ``a``; ``to_numpy(y)`` runs the functional model from such inputs
+to ``y`` and returns its values. The report, the plot and the tests use
+these; a model's own inputs are made with ``keras.Input``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from unielu._dispatch import alpha_type_error, dtype_error
+from unielu.layers import keras as _layers
+
+# Read by unielu._dispatch from this source, without importing the module: literals only.
+SPEC = {
+    "name": "keras",
+    "framework": "keras",
+    "requirement": "keras",
+    "priority": 60,
+    "types": ["keras:KerasTensor"],
+    "description": "a Keras 3 symbolic tensor (keras.KerasTensor, any Keras backend)",
+    # The values come from the Keras backend's tensors when the model runs:
+    # TensorFlow's and JAX's bound and subnormal flushing, the looser of the three.
+    "ulp": 5,
+    "flush_subnormals": True,
+    "test_env": [
+        {"KERAS_BACKEND": "tensorflow"}, {"KERAS_BACKEND": "jax"}, {"KERAS_BACKEND": "torch"},
+    ],
+}  # fmt: skip
+
+_REAL = ("float", "bfloat", "int", "uint", "bool")
+
+
+def _check(x: Any, alpha: Any, func: str) -> None:
+    if not str(x.dtype).startswith(_REAL):
+        raise dtype_error(func, x.dtype, "the Keras backend's default floating dtype")
+    if not isinstance(alpha, float):
+        # The layer holds alpha in its configuration; a learned one is
+        # unielu.layers.keras.ELU(learn_alpha=True).
+        raise alpha_type_error(func, alpha, "(for a KerasTensor) a number")
+
+
+def elu(x: Any, alpha: float) -> Any:
+    _check(x, alpha, "elu")
+    return _layers.ELU(alpha, autocast=False)(x)
+
+
+def elu_derivative(x: Any, alpha: float) -> Any:
+    _check(x, alpha, "elu_derivative")
+    return _layers.ELUDerivative(alpha, autocast=False)(x)
+
+
+def devices() -> list[str]:
+    return [f"symbolic (computed by the {keras.backend.backend()} backend when the model runs)"]
+
+
+def from_numpy(a: Any) -> Any:
+    a = np.asarray(a)
+    x = keras.Input(batch_shape=a.shape, dtype=str(a.dtype))
+    x._unielu_values = a  # what to_numpy feeds this input with
+    return x
+
+
+def _inputs(y: Any) -> list[Any]:
+    """The input tensors of the functional graph that computes ``y``."""
+    found: list[Any] = []
+    stack = [y]
+    while stack:
+        t = stack.pop()
+        operation, node_index, _ = t._keras_history
+        node = operation._inbound_nodes[node_index]
+        if node.is_input:
+            if not any(t is f for f in found):
+                found.append(t)
+        else:
+            stack.extend(node.input_tensors)
+    return found
+
+
+def to_numpy(y: Any) -> Any:
+    inputs = _inputs(y)
+    missing = [t.name for t in inputs if not hasattr(t, "_unielu_values")]
+    if missing:
+        raise TypeError(
+            f"to_numpy() evaluates symbolic tensors made by from_numpy(); {missing} were not"
+        )
+    values = [t._unielu_values for t in inputs]
+    if len(inputs) == 1 and inputs[0] is y:
+        return values[0]
+    model = keras.Model(inputs if len(inputs) > 1 else inputs[0], y)
+    return keras.ops.convert_to_numpy(model(values if len(values) > 1 else values[0]))

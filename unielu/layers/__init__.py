@@ -1,0 +1,50 @@
+"""ELU layers for PyTorch, Keras 3 and Flax NNX, thin over :func:`unielu.elu`.
+
+Each framework has its own submodule, imported only when asked for, so that
+``import unielu.layers`` imports no framework:
+
+* :mod:`unielu.layers.torch` -- :class:`unielu.layers.torch.ELU`, an
+  ``nn.Module`` and a drop-in for ``torch.nn.ELU``;
+* :mod:`unielu.layers.keras` -- :class:`unielu.layers.keras.ELU`, a Keras 3
+  layer (any Keras backend) and a drop-in for ``keras.layers.ELU``;
+* :mod:`unielu.layers.flax` -- :class:`unielu.layers.flax.ELU`, a Flax NNX
+  module.
+
+All of them compute :func:`unielu.elu` on the framework's own tensors, so the
+contract's accuracy and gradients hold inside a model, and with
+``learn_alpha=True`` they hold ``alpha`` as a trainable parameter.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from unielu._dispatch import check_alpha
+
+__all__: list[str] = []
+_SUBMODULES = ("flax", "keras", "torch")  # not in __all__: a star import imports no framework
+
+
+def __getattr__(name: str) -> ModuleType:
+    # ``unielu.layers.torch`` after a plain ``import unielu.layers``: import on first use.
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _initial_alpha(alpha: object, layer: str) -> float:
+    """``alpha`` for a layer: a finite real number ``>= 0``, as a float.
+
+    Raises ``TypeError`` (not a real number: arrays too, since a layer's
+    learned alpha is its own parameter) or ``ValueError`` (negative, NaN or
+    infinite), naming the layer and ``'alpha'``.
+    """
+    value = check_alpha(alpha, layer)
+    if not isinstance(value, float):
+        raise TypeError(
+            f"unielu.{layer}() argument 'alpha' must be a real number (int, float or NumPy "
+            f"real scalar); got {type(alpha).__module__}.{type(alpha).__qualname__} "
+            "(for a trainable alpha pass learn_alpha=True)"
+        )
+    return value

@@ -1,0 +1,141 @@
+"""PyTorch ELU layer: a drop-in for ``torch.nn.ELU``, computed by :func:`unielu.elu`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+import unielu
+import unielu.backends.torch  # registers the unielu::elu op that compiled and exported graphs use
+from unielu.layers import _initial_alpha
+
+__all__ = ["ELU"]
+
+
+class ELU(nn.Module):  # type: ignore[misc]
+    r"""Exponential Linear Unit, a drop-in for :class:`torch.nn.ELU`.
+
+    ``forward(x)`` is ``unielu.elu(x, alpha)``: accurate near zero and with
+    the gradient ``alpha * exp(x)`` for ``x <= 0`` (``torch.nn.ELU``'s is
+    computed from its output, ``y + alpha``, which is exactly 0 below about
+    -17 in float32, and 1 at NaN). Works under ``torch.compile``,
+    ``torch.export`` and ``torch.func``.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        A finite real number ``>= 0``; with ``learn_alpha=True``, the initial
+        value of the parameter.
+    inplace : bool, default False
+        Overwrite the input with the result, to save memory, where that keeps
+        the gradient exact: when autograd does not need the input, that is
+        when grad mode is off or neither the input nor a learned ``alpha``
+        requires a gradient. Otherwise the result is computed out of place
+        (the input is left as it is): the exact gradient ``alpha * exp(x)``
+        needs ``x``, and recovering it from the output, as ``torch.nn.ELU``
+        does in place, loses accuracy.
+    learn_alpha : bool, default False
+        Hold ``alpha`` as a trainable :class:`torch.nn.Parameter` (``self.alpha``,
+        in the state dict as ``"alpha"``), differentiated exactly:
+        ``d elu / d alpha = expm1(x)`` for ``x <= 0``.
+    num_parameters : int, default 1
+        With ``learn_alpha=True``: 1 for one scalar alpha (a 0-d parameter),
+        or the number of channels for one alpha per channel, as in
+        :class:`torch.nn.PReLU`.
+    channel_dim : int, default 1
+        The input's channel dimension for a per-channel alpha (1, as PReLU
+        and ``(N, C, ...)`` inputs have it; -1 for channels last).
+    device, dtype : optional
+        Where, and in which dtype, the learned alpha is created (the default
+        dtype). The result always has the input's dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``alpha`` is not a real number.
+    ValueError
+        If ``alpha`` is negative, NaN or infinite; if ``num_parameters`` is
+        not a positive integer, or not 1 without ``learn_alpha``; in
+        ``forward``, if a per-channel alpha does not match the input's
+        channel dimension.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from unielu.layers.torch import ELU
+    >>> ELU(alpha=0.5)(torch.tensor([-1e-10, 2.0]))
+    tensor([-5.0000e-11,  2.0000e+00])
+    >>> ELU(learn_alpha=True, num_parameters=3)
+    ELU(learn_alpha=True, num_parameters=3, channel_dim=1)
+    """
+
+    __constants__ = ["inplace", "learn_alpha", "num_parameters", "channel_dim"]
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        inplace: bool = False,
+        learn_alpha: bool = False,
+        num_parameters: int = 1,
+        channel_dim: int = 1,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        value = _initial_alpha(alpha, "layers.torch.ELU")
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int):
+            raise TypeError(
+                "unielu.layers.torch.ELU() argument 'num_parameters' must be an int; "
+                f"got {type(num_parameters).__qualname__}"
+            )
+        if num_parameters < 1 or (num_parameters > 1 and not learn_alpha):
+            raise ValueError(
+                "unielu.layers.torch.ELU() argument 'num_parameters' must be 1, or the number "
+                f"of channels with learn_alpha=True; got {num_parameters} with "
+                f"learn_alpha={learn_alpha}"
+            )
+        self.inplace = bool(inplace)
+        self.learn_alpha = bool(learn_alpha)
+        self.num_parameters = num_parameters
+        self.channel_dim = int(channel_dim)
+        self.alpha: float | nn.Parameter
+        if learn_alpha:
+            shape = () if num_parameters == 1 else (num_parameters,)
+            self.alpha = nn.Parameter(torch.full(shape, value, device=device, dtype=dtype))
+        else:
+            self.alpha = value
+
+    def _alpha_for(self, x: torch.Tensor) -> Any:
+        alpha = self.alpha
+        if not isinstance(alpha, torch.Tensor) or alpha.ndim == 0:
+            return alpha
+        # One value per channel: shaped (C, 1, ..., 1) to broadcast along channel_dim.
+        n = alpha.shape[0]
+        dim = self.channel_dim + x.ndim if self.channel_dim < 0 else self.channel_dim
+        if not 0 <= dim < x.ndim or x.shape[dim] != n:
+            raise ValueError(
+                f"unielu.layers.torch.ELU with num_parameters={n} needs an input whose "
+                f"dimension {self.channel_dim} (channel_dim) has size {n}; got 'x' of shape "
+                f"{tuple(x.shape)}"
+            )
+        return alpha.reshape((n,) + (1,) * (x.ndim - dim - 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        alpha = self._alpha_for(x)
+        if self.inplace and not (
+            torch.is_grad_enabled()
+            and (x.requires_grad or (isinstance(alpha, torch.Tensor) and alpha.requires_grad))
+        ):
+            return unielu.elu(x, alpha, out=x)
+        return unielu.elu(x, alpha)
+
+    def extra_repr(self) -> str:
+        if self.learn_alpha:
+            text = f"learn_alpha=True, num_parameters={self.num_parameters}"
+            if self.num_parameters > 1:
+                text += f", channel_dim={self.channel_dim}"
+        else:
+            text = f"alpha={self.alpha}"
+        return text + (", inplace=True" if self.inplace else "")
