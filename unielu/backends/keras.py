@@ -103,4 +103,18 @@ def to_numpy(y: Any) -> Any:
     if len(inputs) == 1 and inputs[0] is y:
         return values[0]
     model = keras.Model(inputs if len(inputs) > 1 else inputs[0], y)
-    return keras.ops.convert_to_numpy(model(values if len(values) > 1 else values[0]))
+    return _numpy(model(values if len(values) > 1 else values[0]))
+
+
+def _numpy(t: Any) -> Any:
+    # Not keras.ops.convert_to_numpy: its np.array(tensor) warns under NumPy 2.
+    if keras.backend.backend() == "torch":
+        t = t.detach().cpu()
+        if str(t.dtype) == "torch.bfloat16":  # NumPy has no bfloat16 of its own
+            import ml_dtypes
+
+            return t.float().numpy().astype(ml_dtypes.bfloat16)
+        return t.numpy()
+    if keras.backend.backend() == "tensorflow":
+        return t.numpy()
+    return np.asarray(t)
