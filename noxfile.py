@@ -16,13 +16,14 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 from typing import Any
 
 import nox
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = False
-nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
+nox.options.sessions = ["tests", "package", "lint", "typecheck", "docs"]
 
 MAIN = "3.11"
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
@@ -103,6 +104,10 @@ def _cuda_device() -> bool:
         return False
 
 
+#: Tests that need no framework (dispatch, registry, command line): NumPy sessions only.
+FRAMEWORK_FREE = ("tests/test_cli.py", "tests/test_dispatch.py", "tests/test_registry.py")
+
+
 def _test_params() -> list[Any]:
     # NumPy (with the framework-free tests) on every Python; the others on MAIN.
     params = []
@@ -130,11 +135,13 @@ def tests(session: nox.Session, backend: str) -> None:
     if spec.test_requirement:
         session.install(*_requirement(spec.test_requirement))
     session.install("-e", ".[test,plot]")
-    extra = ["--doctest-modules", "unielu/__init__.py"] if backend == "numpy" else []
-    tests = "tests" if backend == "numpy" else "tests/test_conformance.py"
+    if backend == "numpy":
+        extra = ["--doctest-modules", "unielu/__init__.py"]
+    else:  # the framework-free tests run in the NumPy sessions
+        extra = [f"--ignore={path}" for path in FRAMEWORK_FREE]
     for env in spec.test_env:
         session.run(
-            "python", "-m", "pytest", tests, f"--backend={backend}", "-p", "no:cacheprovider",
+            "python", "-m", "pytest", "tests", f"--backend={backend}", "-p", "no:cacheprovider",
             *extra, *session.posargs, env=env,
         )  # fmt: skip
 
@@ -148,6 +155,37 @@ def gpu(session: nox.Session) -> None:
     installed.
     """
     session.run("python", "benchmarks/gpu_check.py", *session.posargs)
+
+
+@nox.session(python=MAIN)
+def package(session: nox.Session) -> None:
+    """Build the wheel and sdist, check them, and test the installed wheel from the sdist.
+
+    As a distribution packager would: the NumPy tests run from the unpacked
+    sdist against the wheel installed in this clean environment, not the checkout.
+    """
+    session.install("build", "twine")
+    tmp = os.path.abspath(session.create_tmp())
+    dist = os.path.join(tmp, "dist")
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", dist)
+    (wheel,) = glob.glob(os.path.join(dist, "*.whl"))
+    (sdist,) = glob.glob(os.path.join(dist, "*.tar.gz"))
+    session.run("twine", "check", "--strict", wheel, sdist)
+    session.install(f"unielu[test,plot] @ file://{wheel}")
+    unpacked = os.path.join(tmp, "sdist")
+    shutil.rmtree(unpacked, ignore_errors=True)
+    with tarfile.open(sdist) as archive:
+        archive.extractall(unpacked, filter="data")
+    (root,) = glob.glob(os.path.join(unpacked, "unielu-*"))
+    session.chdir(root)
+    # -I: no current folder on sys.path, so this imports the installed package.
+    session.run(
+        "python", "-I", "-c",
+        "import unielu; assert 'site-packages' in unielu.__file__, unielu.__file__; "
+        "print('testing', unielu.__file__)",
+    )  # fmt: skip
+    session.run("pytest", "tests", "--backend=numpy", "-p", "no:cacheprovider")
 
 
 @nox.session(python=MAIN)

@@ -7,9 +7,8 @@ framework is imported.
 
 from __future__ import annotations
 
-import functools
 import importlib
-import warnings
+import importlib.util
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -17,6 +16,7 @@ import numpy as np
 from reference import numpy_dtype
 
 import unielu
+from unielu._registry import get_spec
 
 FLOATS = ("float16", "bfloat16", "float32", "float64")
 INTS = ("bool", "int8", "int16", "int32", "int64", "uint8")
@@ -31,9 +31,6 @@ class Backend:
     name: ClassVar[str]
     #: Module that must import for this backend to be tested.
     framework: ClassVar[str]
-    ulp: ClassVar[float] = 3
-    flush_subnormals: ClassVar[bool] = False
-    autodiff: ClassVar[bool] = False
     native: ClassVar[bool] = False
     dtypes: tuple[str, ...] = FLOATS
     int_dtypes: tuple[str, ...] = INTS
@@ -41,6 +38,21 @@ class Backend:
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
+        # What the registry says of the backend (the contract's ULP, autodiff, ...).
+        self.spec = get_spec(self.name)
+        self.ulp = self.spec.ulp
+        self.flush_subnormals = self.spec.flush_subnormals
+        self.autodiff = self.spec.autodiff
+
+    @classmethod
+    def available(cls) -> bool:
+        """Whether this backend can be tested here (when no --backend names it)."""
+        return importlib.util.find_spec(cls.framework) is not None
+
+    @classmethod
+    def configure(cls) -> None:
+        """Once per test session, before any array is made; raises if unusable."""
+        importlib.import_module(cls.framework)
 
     # -- arrays --------------------------------------------------------------
     def asarray(self, values: Any, dtype: str) -> Any:
@@ -87,10 +99,6 @@ class Backend:
         """elu under each compilation or mapping transform."""
         raise NotImplementedError
 
-    def extra_checks(self) -> dict[str, Callable[[], None]]:
-        """Contract lines only this backend has (laziness, gradcheck, sharding)."""
-        return {}
-
 
 class NumPyBackend(Backend):
     name = framework = "numpy"
@@ -127,38 +135,6 @@ class NumPyBackend(Backend):
     def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
         return {"cpu": (values, lambda y: isinstance(y, np.ndarray))}
 
-    def extra_checks(self) -> dict[str, Callable[[], None]]:
-        from reference import grid, ulp_errors
-
-        from unielu.backends import numpy as _numpy
-
-        def large_arrays() -> None:
-            # The grid and the special values, tiled past the sizes where the
-            # blocked kernel and then its threads take over from whole-array ufuncs.
-            specials = [np.nan, np.inf, -np.inf, -0.0, 0.0]
-            for dtype in self.dtypes:
-                tile = np.concatenate([grid(dtype), specials]).astype(numpy_dtype(dtype))
-                reps = _numpy.PARALLEL_MIN // tile.size + 3
-                for func in ("elu", "elu_derivative"):
-                    for alpha in (0.0, 1.0, 1.7):
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("error")  # no overflow warning either
-                            y = getattr(unielu, func)(np.tile(tile, reps), alpha)
-                        assert y.dtype == tile.dtype
-                        tiles = _float64(y).reshape(reps, tile.size)
-                        same = (tiles == tiles[0]) | (np.isnan(tiles) & np.isnan(tiles[0]))
-                        assert same.all(), f"{dtype} {func}: tiles differ"
-                        first = _float64(y[: tile.size - len(specials)])
-                        errors = ulp_errors(first, func, dtype, alpha)
-                        assert errors.max() <= self.ulp, (dtype, func, alpha, errors.max())
-                        expected = _float64(getattr(unielu, func)(tile[-5:], alpha))
-                        got = _float64(y[tile.size - 5 : tile.size])
-                        np.testing.assert_array_equal(got, expected)
-                        zeros = expected == 0  # the sign of zeros is part of the contract
-                        assert (np.signbit(got[zeros]) == np.signbit(expected[zeros])).all()
-
-        return {"large arrays (blocked, threaded kernel)": large_arrays}
-
 
 def _readonly(a: np.ndarray) -> np.ndarray:
     a = a.copy()
@@ -168,7 +144,7 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 class TorchBackend(Backend):
     name = framework = "torch"
-    autodiff = native = True
+    native = True
     default_float = "float32"  # torch.get_default_dtype()
 
     def __init__(self, options: dict[str, Any]) -> None:
@@ -264,52 +240,21 @@ class TorchBackend(Backend):
             "torch.no_grad": torch.no_grad()(lambda v: unielu.elu(v, alpha)),
         }
 
-    def extra_checks(self) -> dict[str, Callable[[], None]]:
-        torch = self.torch
-
-        def gradcheck() -> None:
-            x = torch.tensor(
-                [-30.0, -2.0, -0.5, -1e-3, 1e-3, 0.7, 3.0], dtype=torch.float64, device=self.device
-            )
-            for alpha in (0.0, 1.0, 1.7):
-                x1 = x.clone().requires_grad_(True)
-                f = functools.partial(unielu.elu, alpha=alpha)
-                assert torch.autograd.gradcheck(f, (x1,))
-                assert torch.autograd.gradgradcheck(f, (x1,))
-
-        def compiled_gradient() -> None:
-            torch._dynamo.reset()
-            x = torch.tensor(
-                [-30.0, -1e-30, -0.0, 0.0, 2.0, 1e30], device=self.device, requires_grad=True
-            )
-            y = torch.compile(lambda v: unielu.elu(v, 1.7), fullgraph=True)(x)
-            (g,) = torch.autograd.grad(y.sum(), x)
-            torch.testing.assert_close(g, unielu.elu_derivative(x.detach(), 1.7))
-
-        def default_dtype_promotion() -> None:
-            # Integers and bool follow torch.get_default_dtype(), not a fixed float32.
-            before = torch.get_default_dtype()
-            torch.set_default_dtype(torch.float64)
-            try:
-                x = torch.tensor([-1, 0, 2], device=self.device)
-                for func in (unielu.elu, unielu.elu_derivative):
-                    assert func(x).dtype == torch.float64
-            finally:
-                torch.set_default_dtype(before)
-
-        return {
-            "integers promote to torch.get_default_dtype()": default_dtype_promotion,
-            "gradcheck and gradgradcheck": gradcheck,
-            "gradient through torch.compile(fullgraph=True)": compiled_gradient,
-        }
-
 
 class TensorFlowBackend(Backend):
     name = framework = "tensorflow"
-    ulp = 5
-    flush_subnormals = True
-    autodiff = native = True
+    native = True
     default_float = "float32"
+
+    @classmethod
+    def configure(cls) -> None:
+        import tensorflow as tf
+
+        # Two logical CPUs, so placement on the input's device is testable without a GPU.
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+        )
 
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)
@@ -374,37 +319,6 @@ class TensorFlowBackend(Backend):
         tiled = self.tf.tile(v, [HOST_MAX // n + 1])
         return func(tiled, alpha)[:n]
 
-    def extra_checks(self) -> dict[str, Callable[[], None]]:
-        from reference import grid, ulp_errors
-
-        def large_eager() -> None:
-            for dtype in self.dtypes:
-                x = grid(dtype)
-                for func in ("elu", "elu_derivative"):
-                    for alpha in (0.0, 1.0, 1.7):
-                        y = self.past_host_path(
-                            getattr(unielu, func), self.asarray(x, dtype), alpha
-                        )
-                        assert self.dtype_name(y) == dtype
-                        errors = ulp_errors(self.to_numpy(y), func, dtype, alpha, True)
-                        assert errors.max() <= self.ulp, (dtype, func, alpha, errors.max())
-
-        def variable_in_function() -> None:
-            tf = self.tf
-            v = tf.Variable([-2.0, -0.0, 3.0])
-            f = tf.function(lambda: unielu.elu(v, 1.5))
-            with tf.GradientTape() as tape:
-                y = f()
-            np.testing.assert_allclose(y.numpy(), [1.5 * np.expm1(-2.0), 0.0, 3.0], rtol=1e-6)
-            assert np.signbit(y.numpy()[1])
-            g = tape.gradient(y, v).numpy()
-            np.testing.assert_allclose(g, [1.5 * np.exp(-2.0), 1.5, 1.0], rtol=1e-6)
-
-        return {
-            "large eager tensors (the XLA path)": large_eager,
-            "a tf.Variable inside tf.function, with its gradient": variable_in_function,
-        }
-
     def gradients(self, x: Any, alpha: float) -> dict[str, tuple[Any, Any]]:
         tf = self.tf
 
@@ -448,9 +362,7 @@ class TensorFlowBackend(Backend):
 
 class JAXBackend(Backend):
     name = framework = "jax"
-    ulp = 5
-    flush_subnormals = True
-    autodiff = native = True
+    native = True
 
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)
@@ -551,24 +463,6 @@ class DaskBackend(Backend):
         x = self.da.from_array(values, chunks=2)
         return {"same chunks": (x, lambda y: y.chunks == x.chunks)}
 
-    def extra_checks(self) -> dict[str, Callable[[], None]]:
-        dask, da = self.dask, self.da
-
-        def refuse_to_compute(*args: Any, **kwargs: Any) -> None:
-            raise AssertionError("something was computed")
-
-        def lazy() -> None:
-            x = da.from_array(np.linspace(-3, 3, 12), chunks=4)
-            with dask.config.set(scheduler=refuse_to_compute):
-                for func in (unielu.elu, unielu.elu_derivative):
-                    y = func(x, 1.5)
-                    assert isinstance(y, da.Array) and y.chunks == x.chunks
-            np.testing.assert_array_equal(
-                y.compute(scheduler="sync"), unielu.elu_derivative(np.linspace(-3, 3, 12), 1.5)
-            )
-
-        return {"nothing is computed": lazy}
-
 
 class ArrayAPIBackend(Backend):
     """Generic Array API path, exercised with array-api-strict."""
@@ -613,6 +507,20 @@ class CuPyBackend(Backend):
     name = framework = "cupy"
     native = False
 
+    @classmethod
+    def available(cls) -> bool:
+        try:
+            import cupy
+
+            return bool(cupy.cuda.runtime.getDeviceCount())
+        except Exception:  # no CuPy, no driver, no device: CuPy cannot run here
+            return False
+
+    @classmethod
+    def configure(cls) -> None:
+        if not cls.available():
+            raise RuntimeError("no CUDA device is present (or CuPy is not installed)")
+
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)
         import cupy
@@ -641,29 +549,6 @@ class CuPyBackend(Backend):
             # Current device stays 0: the input on device 1 must still be computed there.
             out[f"cuda:{i} while cuda:0 is current"] = (x, lambda y, i=i: y.device.id == i)
         return out
-
-    def extra_checks(self) -> dict[str, Callable[[], None]]:
-        cp = self.cp
-
-        def dask_on_cupy_blocks() -> None:
-            try:
-                import dask.array as da
-            except ImportError:  # the GPU check does not need dask
-                return
-            x = da.from_array(cp.linspace(-3, 3, 12), chunks=4, asarray=False)
-            y = unielu.elu(x, 1.5)
-            assert isinstance(y._meta, cp.ndarray)
-            cp.testing.assert_array_equal(y.compute(), unielu.elu(cp.linspace(-3, 3, 12), 1.5))
-
-        def stream() -> None:
-            s = cp.cuda.Stream(non_blocking=True)
-            x = cp.linspace(-3, 3, 1 << 20, dtype=cp.float32)
-            with s:
-                y = unielu.elu(x)
-            s.synchronize()
-            cp.testing.assert_allclose(y, cp.where(x > 0, x, cp.expm1(x)), rtol=1e-6)
-
-        return {"dask on CuPy blocks": dask_on_cupy_blocks, "runs on the current stream": stream}
 
 
 class KerasBackend(Backend):

@@ -8,8 +8,6 @@ an error, never a skip. With no name, every installed backend is tested
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import sys
 
@@ -21,7 +19,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from backends import ADAPTERS, Backend
+from backends import ADAPTERS
+
+from unielu._registry import get_spec, registry
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,50 +33,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--device", default="", help="PyTorch device for the torch backend, e.g. cuda")
 
 
-def _cuda_present() -> bool:
-    try:
-        import cupy
-
-        return bool(cupy.cuda.runtime.getDeviceCount())
-    except Exception:  # no driver, no device: CuPy cannot run here
-        return False
-
-
 def _selected(config: pytest.Config) -> list[str]:
+    # The registry (unielu/_registry.py) is the list of backends; each has an adapter.
+    known = [spec.name for spec in registry() if spec.name in ADAPTERS]
     names = [n.strip() for n in config.getoption("--backend").split(",") if n.strip()]
     if names:
-        unknown = sorted(set(names) - set(ADAPTERS))
+        unknown = sorted(set(names) - set(known))
         if unknown:
-            raise pytest.UsageError(f"--backend: unknown {unknown}; known: {sorted(ADAPTERS)}")
+            raise pytest.UsageError(f"--backend: unknown {unknown}; known: {known}")
         return names
-    found = [
-        n
-        for n, cls in ADAPTERS.items()
-        if n != "cupy" and importlib.util.find_spec(cls.framework) is not None
-    ]
-    return found + (["cupy"] if importlib.util.find_spec("cupy") and _cuda_present() else [])
+    return [name for name in known if ADAPTERS[name].available()]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.unielu_backends = _selected(config)  # type: ignore[attr-defined]
     for name in config.unielu_backends:  # type: ignore[attr-defined]
-        module = ADAPTERS[name].framework
         try:
-            importlib.import_module(module)
+            ADAPTERS[name].configure()
         except Exception as error:
             raise pytest.UsageError(
-                f"backend {name!r} was asked for but {module!r} cannot be imported: {error!r}"
+                f"backend {name!r} was asked for but cannot be used here: {error!r}"
             ) from error
-    if "tensorflow" in config.unielu_backends:  # type: ignore[attr-defined]
-        import tensorflow as tf
-
-        # Two logical CPUs, so placement on the input's device is testable without a GPU.
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * 2
-        )
-    if "cupy" in config.unielu_backends and not _cuda_present():  # type: ignore[attr-defined]
-        raise pytest.UsageError("backend 'cupy' was asked for but no CUDA device is present")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -95,6 +72,22 @@ def backend(request: pytest.FixtureRequest) -> object:
     return ADAPTERS[request.param]({"device": request.config.getoption("--device")})
 
 
+@pytest.fixture(autouse=True)
+def _dtype_applies(request: pytest.FixtureRequest) -> None:
+    """Skip, with the reason, a dtype the backend under test does not have.
+
+    Decided on the adapter instance: JAX has float64 only with x64 enabled.
+    """
+    params = getattr(request.node, "callspec", None)
+    if params is None or "backend" not in params.params:
+        return
+    adapter = request.getfixturevalue("backend")
+    for key, have in (("dtype", adapter.dtypes), ("int_dtype", adapter.int_dtypes)):
+        wanted = params.params.get(key)
+        if wanted is not None and wanted not in have:
+            pytest.skip(f"not applicable: {adapter.name} has no {wanted} here")
+
+
 def _not_applicable(item: pytest.Item, name: str) -> str | None:
     """Why a contract line does not apply to backend ``name``, or None if it does."""
     cls = ADAPTERS.get(name)
@@ -105,12 +98,10 @@ def _not_applicable(item: pytest.Item, name: str) -> str | None:
         )
     if cls is None:
         return None
-    if item.get_closest_marker("autodiff") and not cls.autodiff:
+    if item.get_closest_marker("autodiff") and not get_spec(name).autodiff:
         return f"{name} has no autodiff (elu_derivative is the tool)"
     if item.get_closest_marker("native") and not cls.native:
         return f"{name} has no ELU of its own to cross-check against"
-    if item.get_closest_marker("specific") and cls.extra_checks is Backend.extra_checks:
-        return f"{name} has no backend-specific lines"
     return None
 
 

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from backends import FLOATS, INTS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import ALPHAS, grid, ulp_errors
@@ -25,23 +26,19 @@ def worst(errors: np.ndarray, x: np.ndarray) -> str:
 # -- values and accuracy ------------------------------------------------------
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("alpha", ALPHAS)
 @pytest.mark.parametrize("func", FUNCS)
-def test_accuracy_over_the_whole_range(backend, func, alpha):
-    for dtype in backend.dtypes:  # every floating dtype the backend has
-        x = grid(dtype)
-        y = getattr(unielu, func)(backend.asarray(x, dtype), alpha)
-        assert backend.dtype_name(y) == dtype
-        errors = ulp_errors(backend.to_numpy(y), func, dtype, alpha, backend.flush_subnormals)
-        assert errors.max() <= backend.ulp, f"{dtype}: {worst(errors, x)}"
+def test_accuracy_over_the_whole_range(backend, func, alpha, dtype):
+    x = grid(dtype)
+    y = getattr(unielu, func)(backend.asarray(x, dtype), alpha)
+    assert backend.dtype_name(y) == dtype
+    errors = ulp_errors(backend.to_numpy(y), func, dtype, alpha, backend.flush_subnormals)
+    assert errors.max() <= backend.ulp, worst(errors, x)
 
 
-def test_special_values(backend):
-    for dtype in backend.dtypes:
-        check_special_values(backend, dtype)
-
-
-def check_special_values(backend, dtype):
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_special_values(backend, dtype):
     alpha = 1.7
     x = backend.asarray(np.array([NAN, INF, -INF, -0.0, 0.0]), dtype)
     y = backend.to_numpy(unielu.elu(x, alpha))
@@ -55,39 +52,39 @@ def check_special_values(backend, dtype):
     assert d[3] == d[4] == pytest.approx(alpha, rel=2**-7 if "16" in dtype else 1e-7)
 
 
-def test_derivative_at_zero_is_alpha(backend):
-    for alpha in ALPHAS:
-        y = backend.to_numpy(unielu.elu_derivative(backend.asarray([0.0], "float32"), alpha))
-        assert y[0] == np.float32(alpha)
+@pytest.mark.parametrize("alpha", ALPHAS)
+def test_derivative_at_zero_is_alpha(backend, alpha):
+    y = backend.to_numpy(unielu.elu_derivative(backend.asarray([0.0], "float32"), alpha))
+    assert y[0] == np.float32(alpha)
 
 
-def test_no_warnings(backend):
+@pytest.mark.parametrize("func", FUNCS)
+def test_no_warnings(backend, func):
     x = np.concatenate([grid("float32"), [NAN, INF, -INF]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for func in FUNCS:
-            backend.to_numpy(getattr(unielu, func)(backend.asarray(x, "float32"), 1.7))
+        backend.to_numpy(getattr(unielu, func)(backend.asarray(x, "float32"), 1.7))
 
 
 # -- which arrays, shapes, inputs ---------------------------------------------------
 
 
-def test_returns_same_kind_of_array(backend):
+@pytest.mark.parametrize("func", FUNCS)
+def test_returns_same_kind_of_array(backend, func):
     x = backend.asarray(np.linspace(-2, 2, 7), "float32")
     assert unielu.get_backend(x) == backend.name
-    for func in FUNCS:
-        assert backend.is_native(getattr(unielu, func)(x))
+    assert backend.is_native(getattr(unielu, func)(x))
 
 
-@pytest.mark.parametrize("shape", [(), (0,), (2, 0, 3), (1,), (3, 4, 5)])
-def test_shape_is_kept(backend, shape):
+@pytest.mark.parametrize("shape", [(), (0,), (2, 0, 3), (1,), (3, 4, 5)], ids=str)
+@pytest.mark.parametrize("func", FUNCS)
+def test_shape_is_kept(backend, func, shape):
     values = np.random.default_rng(1).normal(size=shape)
-    for func in FUNCS:
-        y = getattr(unielu, func)(backend.asarray(values, "float64"), 1.3)
-        got = backend.to_numpy(y)
-        assert np.shape(got) == shape
-        expected = getattr(unielu, func)(values, 1.3)  # NumPy, checked on its own elsewhere
-        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    y = getattr(unielu, func)(backend.asarray(values, "float64"), 1.3)
+    got = backend.to_numpy(y)
+    assert np.shape(got) == shape
+    expected = getattr(unielu, func)(values, 1.3)  # NumPy, checked on its own elsewhere
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
     if shape == () and backend.name == "numpy":
         assert isinstance(unielu.elu(values), np.float64), "0-d gives a NumPy scalar, as a ufunc"
 
@@ -105,14 +102,16 @@ def test_noncontiguous_inputs(backend):
             np.testing.assert_allclose(got, expected, rtol=backend.ulp * 2.0**-52, err_msg=label)
 
 
-def test_input_is_never_modified(backend):
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("func", FUNCS)
+def test_input_is_never_modified(backend, func, dtype):
     values = np.array([-3.0, -0.0, 0.0, 1e-30, NAN, 2.5, -INF])
-    for dtype in backend.dtypes:
-        x = backend.asarray(values, dtype)
-        before = backend.to_numpy(x).copy()
-        for func in FUNCS:
-            getattr(unielu, func)(x, 1.7)
-        np.testing.assert_array_equal(backend.to_numpy(x), before)
+    x = backend.asarray(values, dtype)
+    before = backend.to_numpy(x).copy()
+    getattr(unielu, func)(x, 1.7)
+    after = backend.to_numpy(x)
+    np.testing.assert_array_equal(after, before)
+    assert (np.signbit(after) == np.signbit(before)).all()
 
 
 def test_other_input_kinds_of_the_framework(backend):
@@ -126,25 +125,24 @@ def test_other_input_kinds_of_the_framework(backend):
 # -- dtypes ------------------------------------------------------------------------
 
 
-def test_integers_and_bool_promote_to_default_float(backend):
-    for dtype in backend.int_dtypes:
-        values = {"bool": np.array([0, 1, 1, 0]), "uint8": np.array([0, 1, 2, 250])}.get(
-            dtype, np.array([-3, 0, 2, 5])
-        )
-        x = backend.asarray(values, dtype)
-        for func in FUNCS:
-            y = getattr(unielu, func)(x, 1.5)
-            assert backend.dtype_name(y) == backend.default_float, (dtype, func)
-            expected = getattr(unielu, func)(values.astype(np.float64), 1.5)
-            np.testing.assert_allclose(backend.to_numpy(y), expected, rtol=1e-6)
+@pytest.mark.parametrize("int_dtype", INTS)
+@pytest.mark.parametrize("func", FUNCS)
+def test_integers_and_bool_promote_to_default_float(backend, func, int_dtype):
+    values = {"bool": np.array([0, 1, 1, 0]), "uint8": np.array([0, 1, 2, 250])}.get(
+        int_dtype, np.array([-3, 0, 2, 5])
+    )
+    y = getattr(unielu, func)(backend.asarray(values, int_dtype), 1.5)
+    assert backend.dtype_name(y) == backend.default_float
+    expected = getattr(unielu, func)(values.astype(np.float64), 1.5)
+    np.testing.assert_allclose(backend.to_numpy(y), expected, rtol=1e-6)
 
 
-def test_refused_dtypes_raise_type_error(backend):
+@pytest.mark.parametrize("func", FUNCS)
+def test_refused_dtypes_raise_type_error(backend, func):
     for label, x in backend.refused().items():
-        for func in FUNCS:
-            with pytest.raises(TypeError, match=r"argument 'x'.*accepted|argument 'x' must be"):
-                getattr(unielu, func)(x)
-                pytest.fail(f"{func} accepted {label}")
+        with pytest.raises(TypeError, match=r"argument 'x'.*accepted|argument 'x' must be"):
+            getattr(unielu, func)(x)
+            pytest.fail(f"{func} accepted {label}")
 
 
 # -- alpha -----------------------------------------------------------------------
@@ -159,33 +157,35 @@ def test_alpha_by_position_keyword_and_numpy_scalar(backend):
 
 
 @pytest.mark.parametrize("alpha", [-1.0, -1e-300, NAN, INF, -INF])
-def test_bad_alpha_values_raise_value_error(backend, alpha):
+@pytest.mark.parametrize("func", FUNCS)
+def test_bad_alpha_values_raise_value_error(backend, func, alpha):
     x = backend.asarray([1.0], "float32")
-    for func in FUNCS:
-        with pytest.raises(ValueError, match=r"'alpha' must be finite and >= 0; got"):
-            getattr(unielu, func)(x, alpha)
+    with pytest.raises(ValueError, match=r"'alpha' must be finite and >= 0; got"):
+        getattr(unielu, func)(x, alpha)
 
 
-def test_bad_alpha_types_raise_type_error(backend):
+# Arrays are accepted as alpha (tests/test_alpha_arrays.py); a list is not an array.
+@pytest.mark.parametrize(
+    "alpha", [True, np.bool_(False), 1j, "1.0", None, [1.0]], ids=lambda a: type(a).__name__
+)
+@pytest.mark.parametrize("func", FUNCS)
+def test_bad_alpha_types_raise_type_error(backend, func, alpha):
     x = backend.asarray([1.0], "float32")
-    # Arrays are accepted as alpha (tests/test_alpha_arrays.py); a list is not an array.
-    for alpha in (True, np.bool_(False), 1j, "1.0", None, [1.0]):
-        for func in FUNCS:
-            with pytest.raises(TypeError, match=r"'alpha' must be a real number.*got"):
-                getattr(unielu, func)(x, alpha)
+    with pytest.raises(TypeError, match=r"'alpha' must be a real number.*got"):
+        getattr(unielu, func)(x, alpha)
 
 
 # -- devices ---------------------------------------------------------------------
 
 
-def test_result_stays_on_the_input_device(backend):
+@pytest.mark.parametrize("func", FUNCS)
+def test_result_stays_on_the_input_device(backend, func):
     values = np.linspace(-2, 2, 8, dtype=np.float32)
     placements = backend.placements(values)
     assert placements, "every backend names at least one device"
     for label, (x, same_place) in placements.items():
-        for func in FUNCS:
-            y = getattr(unielu, func)(x, 1.2)
-            assert same_place(y), f"{func} moved the result off {label}"
+        y = getattr(unielu, func)(x, 1.2)
+        assert same_place(y), f"{func} moved the result off {label}"
 
 
 # -- properties ------------------------------------------------------------------
@@ -220,16 +220,14 @@ def test_property_continuous_at_zero(backend, x, alpha):
 
 
 @pytest.mark.autodiff
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("alpha", [0.0, 1.0, 1.7])
-def test_gradients_equal_the_derivative(backend, alpha):
-    for dtype in set(backend.dtypes) & {"float32", "float64"}:
-        x = grid(dtype)
-        for route, (first, second) in backend.gradients(backend.asarray(x, dtype), alpha).items():
-            for func, got in (("elu_derivative", first), ("second", second)):
-                errors = ulp_errors(
-                    backend.to_numpy(got), func, dtype, alpha, backend.flush_subnormals
-                )
-                assert errors.max() <= backend.ulp, f"{dtype}, {route}, {func}: {worst(errors, x)}"
+def test_gradients_equal_the_derivative(backend, alpha, dtype):
+    x = grid(dtype)
+    for route, (first, second) in backend.gradients(backend.asarray(x, dtype), alpha).items():
+        for func, got in (("elu_derivative", first), ("second", second)):
+            errors = ulp_errors(backend.to_numpy(got), func, dtype, alpha, backend.flush_subnormals)
+            assert errors.max() <= backend.ulp, f"{route}, {func}: {worst(errors, x)}"
 
 
 @pytest.mark.autodiff
@@ -251,17 +249,6 @@ def test_under_compilation_and_mapping_transforms(backend):
         got = backend.to_numpy(f(backend.asarray(x, "float32")))
         errors = ulp_errors(got, "elu", "float32", 1.7, backend.flush_subnormals)
         assert errors.max() <= backend.ulp, f"{label}: {worst(errors, x)}"
-
-
-@pytest.mark.specific
-def test_backend_specific_contract_lines(backend):
-    checks = backend.extra_checks()
-    assert checks
-    for label, check in checks.items():
-        try:
-            check()
-        except Exception as error:
-            raise AssertionError(f"{backend.name}: {label}") from error
 
 
 # -- cross-check against the framework's own ELU where the contract agrees --------

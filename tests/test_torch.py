@@ -1,0 +1,46 @@
+"""Contract lines of the PyTorch backend alone: gradcheck, torch.compile, default dtype."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+import unielu
+
+pytestmark = pytest.mark.only("torch", reason="PyTorch's own machinery")
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, 1.7])
+def test_gradcheck_and_gradgradcheck(backend, alpha):
+    torch = backend.torch
+    x = torch.tensor(
+        [-30.0, -2.0, -0.5, -1e-3, 1e-3, 0.7, 3.0], dtype=torch.float64, device=backend.device
+    ).requires_grad_(True)
+    f = functools.partial(unielu.elu, alpha=alpha)
+    assert torch.autograd.gradcheck(f, (x,))
+    assert torch.autograd.gradgradcheck(f, (x,))
+
+
+def test_gradient_through_compile_fullgraph(backend):
+    torch = backend.torch
+    torch._dynamo.reset()
+    x = torch.tensor(
+        [-30.0, -1e-30, -0.0, 0.0, 2.0, 1e30], device=backend.device, requires_grad=True
+    )
+    y = torch.compile(lambda v: unielu.elu(v, 1.7), fullgraph=True)(x)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(g, unielu.elu_derivative(x.detach(), 1.7))
+
+
+@pytest.mark.parametrize("func", ["elu", "elu_derivative"])
+def test_integers_promote_to_the_default_dtype(backend, func):
+    # Integers and bool follow torch.get_default_dtype(), not a fixed float32.
+    torch = backend.torch
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        x = torch.tensor([-1, 0, 2], device=backend.device)
+        assert getattr(unielu, func)(x).dtype == torch.float64
+    finally:
+        torch.set_default_dtype(before)
