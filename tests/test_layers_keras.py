@@ -13,16 +13,22 @@ import sys
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import unielu
 
-import unielu  # noqa: E402
-from unielu.backends.keras import _numpy as to_numpy  # noqa: E402
-from unielu.layers.keras import ELU, ELUDerivative  # noqa: E402
+pytestmark = pytest.mark.only("keras", reason="the Keras layers")
 
-BACKEND = keras.backend.backend()
-X64 = BACKEND != "jax" or __import__("jax").config.jax_enable_x64
-DTYPES = ["float16", "float32"] + (["float64"] if X64 else [])
 X = np.array([-100.0, -30.0, -2.0, -1e-30, -0.0, 0.0, 1e-30, 0.5, 3.0, 1e4, np.nan, -np.inf])
+
+
+@pytest.fixture(autouse=True)
+def _names(backend):
+    # The Keras names, imported only in the Keras session (after the adapter chose the backend).
+    from unielu.backends.keras import _numpy
+    from unielu.layers import keras as layers
+
+    global keras, BACKEND, ELU, ELUDerivative, to_numpy
+    keras, BACKEND = backend.keras, backend.keras_backend
+    ELU, ELUDerivative, to_numpy = layers.ELU, layers.ELUDerivative, _numpy
 
 
 def native(values, dtype="float32"):
@@ -58,8 +64,8 @@ def gradients(layer, x):
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0, 1.7])
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_values_are_unielus(dtype, alpha):
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_values_are_unielus(backend, dtype, alpha):
     x = native(X, dtype)
     y = ELU(alpha, dtype=dtype)(x)
     assert keras.backend.standardize_dtype(y.dtype) == dtype
@@ -68,13 +74,13 @@ def test_values_are_unielus(dtype, alpha):
     np.testing.assert_array_equal(to_numpy(d), to_numpy(unielu.elu_derivative(x, alpha)))
 
 
-def test_accurate_where_keras_own_elu_is_not():
+def test_accurate_where_keras_own_elu_is_not(backend):
     x = native([-1e-30, -1e-8], "float32")
     np.testing.assert_array_equal(to_numpy(ELU()(x)), np.float32([-1e-30, -1e-8]))
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0, 1.7])
-def test_gradient_is_elu_derivative(alpha):
+def test_gradient_is_elu_derivative(backend, alpha):
     # Not -100 (a subnormal gradient, flushed by TF and JAX), nor NaN (checked by the matrix).
     x = native(X[1:-1], "float32")
     gx, _ = gradients(ELU(alpha), x)
@@ -83,7 +89,7 @@ def test_gradient_is_elu_derivative(alpha):
     assert alpha == 0 or to_numpy(gx)[0] > 0, "alpha*exp(-30), not 0 as Keras's own ELU gives"
 
 
-def test_masks_pass_through():
+def test_masks_pass_through(backend):
     tokens = keras.Input((5,), dtype="int32")
     embedded = keras.layers.Embedding(10, 3, mask_zero=True)(tokens)
     assert ELU().supports_masking
@@ -92,7 +98,7 @@ def test_masks_pass_through():
     np.testing.assert_array_equal(to_numpy(out._keras_mask), [[True, True, False, False, True]])
 
 
-def test_in_sequential_and_functional_models():
+def test_in_sequential_and_functional_models(backend):
     sequential = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), ELU(0.5)])
     inputs = keras.Input((3,))
     functional = keras.Model(inputs, ELU(0.5)(sequential.layers[0](inputs)))
@@ -101,7 +107,7 @@ def test_in_sequential_and_functional_models():
 
 
 @pytest.mark.parametrize("learn_alpha", [False, True])
-def test_config_round_trip_and_registration(learn_alpha):
+def test_config_round_trip_and_registration(backend, learn_alpha):
     layer = ELU(0.3, learn_alpha=learn_alpha, name="act")
     config = layer.get_config()
     assert config["alpha"] == 0.3 and config["learn_alpha"] is learn_alpha
@@ -114,7 +120,7 @@ def test_config_round_trip_and_registration(learn_alpha):
 
 
 @pytest.mark.parametrize("learn_alpha", [False, True])
-def test_saved_and_loaded_keras_file(tmp_path, learn_alpha):
+def test_saved_and_loaded_keras_file(backend, tmp_path, learn_alpha):
     model = keras.Sequential(
         [keras.Input((3,)), keras.layers.Dense(4), ELU(0.4, learn_alpha=learn_alpha)]
     )
@@ -129,16 +135,16 @@ def test_saved_and_loaded_keras_file(tmp_path, learn_alpha):
         assert float(to_numpy(loaded.layers[-1].alpha_weight.value)) == pytest.approx(0.9)
 
 
-def test_keras_tensor_in_and_out():
-    for dtype in DTYPES:
-        x = keras.Input((2, 3), dtype=dtype)
-        for func in (unielu.elu, unielu.elu_derivative):
-            y = func(x, 0.5)
-            assert isinstance(y, keras.KerasTensor)
-            assert (y.shape, y.dtype) == (x.shape, x.dtype)
+@pytest.mark.parametrize("func", ["elu", "elu_derivative"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_keras_tensor_in_and_out(backend, dtype, func):
+    x = keras.Input((2, 3), dtype=dtype)
+    y = getattr(unielu, func)(x, 0.5)
+    assert isinstance(y, keras.KerasTensor)
+    assert (y.shape, y.dtype) == (x.shape, x.dtype)
 
 
-def test_learned_alpha_is_a_trainable_weight_with_exact_gradient():
+def test_learned_alpha_is_a_trainable_weight_with_exact_gradient(backend):
     layer = ELU(0.5, learn_alpha=True)
     x = native([-40.0, -2.0, -1e-7, 0.0, 1.0], "float32")
     gx, galpha = gradients(layer, x)
@@ -149,7 +155,7 @@ def test_learned_alpha_is_a_trainable_weight_with_exact_gradient():
     np.testing.assert_allclose(to_numpy(gx), to_numpy(unielu.elu_derivative(x, 0.5)), rtol=1e-6)
 
 
-def test_learned_alpha_trains():
+def test_learned_alpha_trains(backend):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 1)).astype(np.float32) - 1
     y = np.where(x > 0, x, 2.0 * np.expm1(x)).astype(np.float32)  # ELU with alpha 2
@@ -162,17 +168,17 @@ def test_learned_alpha_trains():
 @pytest.mark.parametrize(
     ("alpha", "error"), [(-1.0, ValueError), (float("nan"), ValueError), ("1", TypeError)]
 )
-def test_bad_alpha(alpha, error):
+def test_bad_alpha(backend, alpha, error):
     with pytest.raises(error, match=r"unielu.layers.keras.ELU\(\) argument 'alpha'"):
         ELU(alpha)
 
 
-def test_array_alpha_is_refused():
+def test_array_alpha_is_refused(backend):
     with pytest.raises(TypeError, match=r"'alpha' must be a real number.*learn_alpha=True"):
         ELU(np.ones(3))
 
 
-def test_imports_only_keras():
+def test_imports_only_keras(backend):
     code = "import sys, unielu.layers.keras; print(sorted({'torch', 'flax'} & set(sys.modules)))"
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
