@@ -245,7 +245,8 @@ def test_tensorflow_saved_model_with_gradient_after_reload(backend, tmp_path):
             tape.watch(x)
             y = tf.reduce_sum(f(x))
         gradients.append(tape.gradient(y, x).numpy())
-    np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+    # The reloaded graph is optimised (fused) differently from the eager model: 1 ULP apart.
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-14)
     np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-12)
     # the ELU's own gradient survives the reload: alpha*exp(-30), not 0 as tf.nn.elu's
     tensor = tf.constant([-30.0, -1.0, 2.0], tf.float64)
