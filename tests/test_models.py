@@ -351,3 +351,40 @@ def test_flax_training_matches_jax_nn_elu(backend, nnx):
 
         curves.append([float(step(model, optimizer)) for _ in range(STEPS)])
     compare_curves(*curves, dtype, "Flax NNX: unielu ELU vs jax.nn.elu")
+
+
+# -- the examples of docs/models.rst ------------------------------------------------
+
+
+def examples(needs: str) -> list[str]:
+    """The Python code blocks of docs/models.rst that import ``needs``."""
+    text = (ROOT / "docs" / "models.rst").read_text()
+    blocks = []
+    for chunk in text.split(".. code-block:: python\n")[1:]:
+        lines = []
+        for line in chunk.splitlines()[1:]:
+            if line and not line.startswith("   "):
+                break
+            lines.append(line[3:])
+        code = "\n".join(lines)
+        if f"import {needs}" in code or f"from {needs}" in code:
+            blocks.append(code)
+    return blocks
+
+
+@pytest.mark.parametrize(
+    ("framework", "needs"),
+    [
+        pytest.param("torch", "torch", marks=pytest.mark.only("torch", reason="a PyTorch example")),
+        pytest.param("keras", "keras", marks=pytest.mark.only("keras", reason="a Keras example")),
+        pytest.param("jax", "flax", marks=pytest.mark.only("jax", reason="a Flax example")),
+    ],
+)
+def test_docs_examples_run(backend, framework, needs):
+    blocks = examples(needs)
+    assert blocks, f"docs/models.rst has no {needs} example"
+    if needs == "flax":
+        pytest.importorskip("flax")
+        pytest.importorskip("optax")
+    for code in blocks:
+        run_fresh(code)
