@@ -69,6 +69,7 @@ def layers(device: str) -> list[str]:
     values = np.concatenate([np.linspace(-30, 5, 1001), [-0.0, 0.0, -1e-30]]).astype(np.float32)
     if importlib.util.find_spec("torch"):
         import torch
+
         from unielu.layers.torch import ELU
 
         dev = "cuda" if device != "cpu" else "cpu"
@@ -92,6 +93,7 @@ def layers(device: str) -> list[str]:
         import jax
         import jax.numpy as jnp
         from flax import nnx
+
         from unielu.layers.flax import ELU as FlaxELU
 
         xj = jnp.asarray(values)

@@ -7,7 +7,11 @@ import pytest
 
 import unielu
 
-pytestmark = pytest.mark.only("keras", reason="Keras's symbolic tensors")
+pytestmark = [
+    pytest.mark.only("keras", reason="Keras's symbolic tensors"),
+    # Keras's own np.array(tensor) while saving weights, under NumPy 2
+    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+]
 
 
 def test_a_functional_model_calling_unielu_saves_and_loads(backend, tmp_path):
@@ -22,7 +26,8 @@ def test_a_functional_model_calling_unielu_saves_and_loads(backend, tmp_path):
     kinds = {type(layer).__name__ for layer in loaded.layers}
     assert {"ELU", "ELUDerivative"} <= kinds, kinds
     x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(4, 3)
-    np.testing.assert_array_equal(_numpy(loaded(x)), _numpy(model(x)))
+    # TensorFlow's first eager call of a shape and later (XLA) ones may round 1 ULP apart.
+    np.testing.assert_allclose(_numpy(loaded(x)), _numpy(model(x)), rtol=2.5e-7)
 
 
 @pytest.mark.parametrize("func", ["elu", "elu_derivative"])

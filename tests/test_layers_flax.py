@@ -85,7 +85,8 @@ def test_bad_alpha(ELU, alpha, error):
 
 
 def test_imports_jax_and_flax_only(nnx):
-    code = "import sys, unielu.layers.flax; print(sorted({'torch', 'keras', 'tensorflow'} & set(sys.modules)))"
+    others = "{'torch', 'keras', 'tensorflow'}"
+    code = f"import sys, unielu.layers.flax; print(sorted({others} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

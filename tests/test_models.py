@@ -94,14 +94,14 @@ def test_torch_export_loaded_in_a_fresh_process(backend, tmp_path, strict):
     program = torch.export.export(model, (x,), strict=strict)
     torch.export.save(program, tmp_path / "model.pt2")
     np.save(tmp_path / "x.npy", x.numpy())
-    np.save(tmp_path / "expected.npy", model(x).detach().numpy())
+    np.save(tmp_path / "y.npy", model(x).detach().numpy())
     # A strict export holds the unielu::elu op: importing the layer module registers it.
     run_fresh(f"""
         import numpy as np, torch
         import unielu.layers.torch
         program = torch.export.load({str(tmp_path / "model.pt2")!r})
         y = program.module()(torch.from_numpy(np.load({str(tmp_path / "x.npy")!r})))
-        np.testing.assert_array_equal(y.detach().numpy(), np.load({str(tmp_path / "expected.npy")!r}))
+        np.testing.assert_array_equal(y.detach().numpy(), np.load({str(tmp_path / "y.npy")!r}))
     """)
 
 
@@ -140,7 +140,11 @@ def test_torch_onnx_export_is_accurate_in_onnxruntime(backend, tmp_path, dtype):
     mlp = torch_model(backend, lambda: ELU(0.7)).cpu().to(getattr(torch, dtype))
     inputs = torch.from_numpy(data(dtype)[0])
     program = torch.onnx.export(
-        mlp, (inputs,), dynamo=True, verbose=False, custom_translation_table=onnx_translation_table()
+        mlp,
+        (inputs,),
+        dynamo=True,
+        verbose=False,
+        custom_translation_table=onnx_translation_table(),
     )
     program.save(tmp_path / "mlp.onnx")
     session = ort.InferenceSession(tmp_path / "mlp.onnx")
@@ -220,7 +224,9 @@ def test_keras_training_matches_keras_elu(backend):
 @pytest.mark.only("keras", reason="TensorFlow SavedModel")
 def test_tensorflow_saved_model_with_gradient_after_reload(backend, tmp_path):
     if backend.keras_backend != "tensorflow":
-        pytest.skip("not applicable: a tf.saved_model of a Keras model needs the TensorFlow backend")
+        pytest.skip(
+            "not applicable: a tf.saved_model of a Keras model needs the TensorFlow backend"
+        )
     import tensorflow as tf
 
     from unielu.layers.keras import ELU
@@ -274,9 +280,7 @@ def flax_model(activation):
 
     class MLP(nnx.Module):
         def __init__(self, rngs: nnx.Rngs) -> None:
-            self.layers = nnx.List(
-                [nnx.Linear(4, 16, rngs=rngs), nnx.Linear(16, 16, rngs=rngs)]
-            )
+            self.layers = nnx.List([nnx.Linear(4, 16, rngs=rngs), nnx.Linear(16, 16, rngs=rngs)])
             self.out = nnx.Linear(16, 1, rngs=rngs)
             self.activation = activation
 

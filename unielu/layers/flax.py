@@ -13,7 +13,7 @@ from unielu.layers import _initial_alpha
 __all__ = ["ELU"]
 
 
-class ELU(nnx.Module):  # type: ignore[misc]
+class ELU(nnx.Module):
     r"""Exponential Linear Unit as a Flax NNX module.
 
     ``__call__(x)`` is ``unielu.elu(x, alpha)``: accurate near zero, and

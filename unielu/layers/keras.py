@@ -18,7 +18,7 @@ __all__ = ["ELU", "ELUDerivative"]
 
 
 @keras.saving.register_keras_serializable(package="unielu")
-class ELU(keras.layers.Layer):  # type: ignore[misc]
+class ELU(keras.layers.Layer):
     r"""Exponential Linear Unit, a drop-in for :class:`keras.layers.ELU`.
 
     ``call(x)`` is ``unielu.elu(x, alpha)`` on the Keras backend's own tensor
@@ -72,7 +72,7 @@ class ELU(keras.layers.Layer):  # type: ignore[misc]
     def _alpha(self) -> Any:
         if self.alpha_weight is None:
             return self.alpha
-        return keras.ops.convert_to_tensor(self.alpha_weight)  # the backend's own tensor
+        return self.alpha_weight.value  # the backend's own tensor (or variable)
 
     def call(self, inputs: Any) -> Any:
         return unielu.elu(inputs, self._alpha())
@@ -84,7 +84,7 @@ class ELU(keras.layers.Layer):  # type: ignore[misc]
 
 
 @keras.saving.register_keras_serializable(package="unielu")
-class ELUDerivative(keras.layers.Layer):  # type: ignore[misc]
+class ELUDerivative(keras.layers.Layer):
     r"""The derivative of ELU with respect to its input, as a Keras layer.
 
     ``call(x)`` is ``unielu.elu_derivative(x, alpha)``: 1 for ``x > 0`` and

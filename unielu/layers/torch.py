@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -14,7 +14,7 @@ from unielu.layers import _initial_alpha
 __all__ = ["ELU", "onnx_translation_table"]
 
 
-class ELU(nn.Module):  # type: ignore[misc]
+class ELU(nn.Module):
     r"""Exponential Linear Unit, a drop-in for :class:`torch.nn.ELU`.
 
     ``forward(x)`` is ``unielu.elu(x, alpha)``: accurate near zero and with
@@ -71,7 +71,7 @@ class ELU(nn.Module):  # type: ignore[misc]
     ELU(learn_alpha=True, num_parameters=3, channel_dim=1)
     """
 
-    __constants__ = ["inplace", "learn_alpha", "num_parameters", "channel_dim"]
+    __constants__: ClassVar[list[str]] = ["inplace", "learn_alpha", "num_parameters", "channel_dim"]
 
     def __init__(
         self,
