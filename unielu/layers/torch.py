@@ -13,6 +13,10 @@ from unielu.layers import _initial_alpha
 
 __all__ = ["ELU", "onnx_translation_table"]
 
+# Detect torch.Tensor now: dispatch reads the registry from files, which Dynamo
+# cannot trace, so a first unielu call inside torch.compile would break the graph.
+unielu.get_backend(torch.empty(0))
+
 
 class ELU(nn.Module):
     r"""Exponential Linear Unit, a drop-in for :class:`torch.nn.ELU`.
