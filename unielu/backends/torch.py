@@ -1,4 +1,4 @@
-"""PyTorch backend: tensors on any device, with autograd, forward mode, torch.func and torch.compile.
+"""PyTorch backend: any device, with autograd, forward mode, torch.func and torch.compile.
 
 The forward pass is PyTorch's own ``F.elu``, which already meets the contract
 (it uses ``expm1`` and keeps ``-0.0``). Its gradient does not (it is computed
@@ -138,7 +138,7 @@ _elu_op.register_autograd(_ELU.backward, setup_context=_ELU.setup_context)
 
 # F.elu's Python wrapper costs about 0.4 us, 15% of the whole call on a small
 # tensor; the binding it calls does the same work (and __torch_function__).
-_native_elu = getattr(getattr(torch._C, "_nn", None), "elu", F.elu)
+_native_elu: Any = getattr(getattr(torch._C, "_nn", None), "elu", F.elu)
 # True only while Dynamo traces (torch.compile, torch.export); a plain
 # ``return False`` at run time, cheaper than is_compiling's TorchScript check.
 _is_compiling = getattr(torch.compiler, "is_dynamo_compiling", torch.compiler.is_compiling)
