@@ -147,12 +147,12 @@ _is_compiling = getattr(torch.compiler, "is_dynamo_compiling", torch.compiler.is
 def elu(
     x: torch.Tensor, alpha: float | torch.Tensor, out: torch.Tensor | None = None
 ) -> torch.Tensor:
-    if x.dtype not in _KEPT:
-        x = _as_float(x, "elu")
-    # One test for the common call: a float alpha, no out, nothing to differentiate
-    # (_current_level >= 0 inside forward_ad.dual_level, which torch.func.jvp enters too).
+    # One test for the common call: a kept dtype, a float alpha, no out, nothing
+    # to differentiate (_current_level >= 0 inside forward_ad.dual_level, which
+    # torch.func.jvp enters too) and no tracing.
     if (
-        out is None
+        x.dtype in _KEPT
+        and out is None
         and type(alpha) is float
         and not _is_compiling()
         and _fwad._current_level < 0
@@ -160,6 +160,34 @@ def elu(
     ):
         return _native_elu(x, alpha)
     return _elu_general(x, alpha, out)
+
+
+def _elu_general(
+    source: torch.Tensor, alpha: float | torch.Tensor, out: torch.Tensor | None
+) -> torch.Tensor:
+    x = _as_float(source, "elu")
+    if type(alpha) is not float:
+        _check_alpha(alpha, x, "elu")
+    compiling = _is_compiling()
+    if out is not None:
+        _check_out(out, x, source, alpha, "elu", compiling)
+        if isinstance(alpha, torch.Tensor):
+            out.copy_(_elu_array_alpha(x, alpha))  # computed in full before out is written
+        elif compiling:
+            out.copy_(_elu_op(x, alpha))
+        else:
+            _native_elu(x, alpha, out=out)
+        return out
+    if isinstance(alpha, torch.Tensor):
+        return _elu_array_alpha(x, alpha)
+    result: torch.Tensor
+    if compiling:
+        result = _elu_op(x, alpha)
+    elif (x.requires_grad and torch.is_grad_enabled()) or _fwad._current_level >= 0:
+        result = _ELU.apply(x, alpha)
+    else:
+        result = _native_elu(x, alpha)
+    return result
 
 
 def _elu_array_alpha(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -171,36 +199,15 @@ def _elu_array_alpha(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return torch.where(positive, w, alpha.to(w.dtype) * unit).to(x.dtype)
 
 
-def _elu_general(
-    x: torch.Tensor, alpha: float | torch.Tensor, out: torch.Tensor | None
-) -> torch.Tensor:
-    if type(alpha) is not float:
-        _check_alpha(alpha, x, "elu")
-    compiling = _is_compiling()
-    if out is None:
-        if isinstance(alpha, torch.Tensor):
-            return _elu_array_alpha(x, alpha)
-        result: torch.Tensor = _elu_op(x, alpha) if compiling else _ELU.apply(x, alpha)
-        return result
-    _check_out(out, x, alpha, "elu", compiling)
-    if isinstance(alpha, torch.Tensor):
-        out.copy_(_elu_array_alpha(x, alpha))
-    elif compiling:
-        out.copy_(_elu_op(x, alpha))
-    else:
-        _native_elu(x, alpha, out=out)
-    return out
-
-
 def elu_derivative(
     x: torch.Tensor, alpha: float | torch.Tensor, out: torch.Tensor | None = None
 ) -> torch.Tensor:
-    x = _as_float(x, "elu_derivative")
+    source, x = x, _as_float(x, "elu_derivative")
     if type(alpha) is not float:
         _check_alpha(alpha, x, "elu_derivative")
     if out is None:
         return _derivative(x, alpha)
-    _check_out(out, x, alpha, "elu_derivative", _is_compiling())
+    _check_out(out, x, source, alpha, "elu_derivative", _is_compiling())
     w = x.float() if x.dtype in _HALF else x
     out.copy_(_derivative_in(w, alpha))  # computed in full before out is written
     return out
@@ -225,9 +232,19 @@ def _describe(t: Any) -> str:
 
 
 def _check_out(
-    out: Any, x: torch.Tensor, alpha: float | torch.Tensor, func: str, compiling: bool
+    out: Any,
+    x: torch.Tensor,
+    source: torch.Tensor,
+    alpha: float | torch.Tensor,
+    func: str,
+    compiling: bool,
 ) -> None:
-    """Refuse an ``out`` that cannot take the result, before anything is written."""
+    """Refuse an ``out`` that cannot take the result, before anything is written.
+
+    ``x`` is the tensor computed on, ``source`` the one the caller gave (they
+    differ when integers were promoted); ``out`` must not overlap ``source``
+    other than by being it.
+    """
     wanted = f"a torch.Tensor of shape {tuple(x.shape)}, dtype {x.dtype} on {x.device}"
 
     def refuse(error: type[Exception], why: str) -> Exception:
@@ -246,6 +263,12 @@ def _check_out(
     tensors = {"x": x, "out": out}
     if isinstance(alpha, torch.Tensor):
         tensors["alpha"] = alpha
+    if not compiling and torch._C._are_functorch_transforms_active():
+        raise refuse(
+            ValueError,
+            "is not supported inside torch.func transforms (grad, vmap, jvp, jacfwd, ...), "
+            f"whose tensors cannot be written through; call unielu.{func}(x) without out=",
+        )
     if torch.is_grad_enabled():
         needing = [name for name, t in tensors.items() if t.requires_grad]
         if needing:
@@ -258,12 +281,6 @@ def _check_out(
             )
     if compiling:
         return
-    if torch._C._are_functorch_transforms_active():
-        raise refuse(
-            ValueError,
-            "is not supported inside torch.func transforms (grad, vmap, jvp, jacfwd, ...), "
-            f"whose tensors cannot be written through; call unielu.{func}(x) without out=",
-        )
     if _fwad._current_level >= 0:
         dual = [name for name, t in tensors.items() if _fwad.unpack_dual(t).tangent is not None]
         if dual:
@@ -277,7 +294,7 @@ def _check_out(
                      "torch.inference_mode()")  # fmt: skip
     if torch._debug_has_internal_overlap(out) == 1:
         raise refuse(ValueError, "has elements that share memory (an expanded tensor?)")
-    if _partial_overlap(out, x):
+    if _partial_overlap(out, source):
         raise refuse(
             ValueError,
             "overlaps the memory of 'x' without being 'x' itself (same memory, dtype and "
