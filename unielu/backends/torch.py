@@ -24,8 +24,9 @@ with ``x'`` the clamped ``x <= 0`` branch, so the gradient with respect to
 ``alpha`` (``expm1(x)``, or ``exp(x)`` for :func:`elu_derivative`), its
 reduction to ``alpha``'s shape, second derivatives, forward mode and
 ``torch.compile`` all come from the scalar path and PyTorch's own rules. The
-result has ``x``'s dtype whatever ``alpha``'s; half precisions are computed in
-float32 and rounded once.
+result has ``x``'s dtype whatever ``alpha``'s: ``alpha`` is cast to the compute
+dtype (float32 for half precisions, which are rounded once at the end), and
+its gradient, computed at that precision, comes back in ``alpha``'s dtype.
 
 ``out=`` writes into a tensor of ``x``'s shape, the result dtype and device;
 ``x`` itself is allowed (in place). As with PyTorch's own ``out=`` functions,
@@ -33,10 +34,11 @@ it is refused while autograd would record the call (``x``, ``alpha`` or
 ``out`` requires grad in grad mode, or carries a forward-mode tangent) and
 inside ``torch.func`` transforms (``grad``, ``vmap``, ``jvp`` ...), whose
 wrapped tensors cannot be written through: call the function without
-``out=`` there. Under ``torch.compile`` it works: every check is made except
-the memory-overlap one (tensors are fake while tracing), and since the
+``out=`` there. Under ``torch.compile`` it works: the type, dtype, device,
+shape and autograd checks are made, the memory ones (overlap, expanded or
+inference ``out``) are not, since tensors are fake while tracing; the
 compiled graph computes the result out of place and then copies it into
-``out``, an overlapping ``out`` cannot get mixed values there.
+``out``, so an overlapping ``out`` cannot get mixed values there.
 """
 
 from __future__ import annotations
