@@ -10,7 +10,11 @@ import pytest
 
 import unielu
 
-pytestmark = pytest.mark.only("torch", reason="PyTorch's out= rules: autograd, devices, views")
+pytestmark = [
+    pytest.mark.only("torch", reason="PyTorch's out= rules: autograd, devices, views"),
+    # make_dual loads PyTorch's own jvp decompositions through torch.jit.script, once.
+    pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning"),
+]
 
 FUNCS = ("elu", "elu_derivative")
 DTYPES = ("float16", "bfloat16", "float32", "float64")
