@@ -25,7 +25,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -259,9 +259,10 @@ def _apply(
         return y if x.ndim else y[0]
     if out is not None and (out.flags.c_contiguous or out.flags.f_contiguous):
         # Straight into out (it may be x: the blocks are then staged).
-        order = "C" if out.flags.c_contiguous else "F"
-        # out ravels to a view; x to a view, or one copy if it is laid out otherwise.
-        flat_out = np.asarray(out).ravel(order=order)  # a base-class view
+        order: Literal["C", "F"] = "C" if out.flags.c_contiguous else "F"
+        # out ravels to a view (of the base class); x to a view, or one copy if
+        # it is laid out otherwise.
+        flat_out = np.asarray(out).ravel(order=order)
         _blocks(kernel, x.ravel(order=order), flat_out, alpha, work, in_place)
         return out
     if not (x.flags.c_contiguous or x.flags.f_contiguous):
