@@ -147,7 +147,7 @@ def test_numpy_alpha_for_another_framework_raises_type_error(backend, func):
     x = backend.asarray(np.linspace(-2, 2, 6).reshape(2, 3), "float32")
     alpha = np.array([1.0, 2.0, 3.0], np.float32)
     before = snapshot(backend, x)
-    with pytest.raises(TypeError, match=r"argument 'alpha' must be .*got numpy.ndarray"):
+    with pytest.raises(TypeError, match=r"argument 'alpha'.*numpy.ndarray"):
         getattr(unielu, func)(x, alpha)
     assert_untouched(backend, before, x)
     np.testing.assert_array_equal(alpha, [1.0, 2.0, 3.0])
@@ -159,7 +159,7 @@ def test_bool_and_complex_alpha_raise_type_error(backend, func, bad):
     x = backend.asarray(np.linspace(-2, 2, 6).reshape(2, 3), "float32")
     alpha = backend.asarray(np.array([1, 0, 1]), bad)
     before = snapshot(backend, x)
-    with pytest.raises(TypeError, match=r"argument 'alpha' must be .*real floating or integer"):
+    with pytest.raises(TypeError, match=rf"argument 'alpha'.*{bad}"):
         getattr(unielu, func)(x, alpha)
     assert_untouched(backend, before, x)
 
@@ -174,7 +174,7 @@ def test_alpha_that_does_not_broadcast_to_x_raises_value_error(backend, func, sh
     x = backend.asarray(np.linspace(-2, 2, 6).reshape(2, 3), "float32")
     alpha = backend.asarray(np.ones(shape), "float32")
     before = snapshot(backend, x, alpha)
-    with pytest.raises(ValueError, match=r"argument 'alpha' of shape .* does not broadcast"):
+    with pytest.raises(ValueError, match=r"argument 'alpha'.*broadcast"):
         getattr(unielu, func)(x, alpha)
     assert_untouched(backend, before, x, alpha)
 

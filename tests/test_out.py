@@ -121,7 +121,7 @@ def test_wrong_shape_raises_value_error(mutable, func, size):
     for label, shape in {"longer": (n + 1,), "2-d": (n, 1), "0-d": ()}.items():
         out = backend.asarray(np.zeros(shape), "float32")
         before = snapshot(backend, x, out)
-        with pytest.raises(ValueError, match=r"argument 'out' has shape.*accepted"):
+        with pytest.raises(ValueError, match=r"argument 'out'.*shape"):
             getattr(unielu, func)(x, 1.7, out=out)
             pytest.fail(f"accepted a {label} out")
         assert_untouched(backend, before, x, out)
@@ -136,7 +136,7 @@ def test_wrong_dtype_raises_type_error(mutable, func, dtype):
     other = "float32" if dtype == "float64" else "float64"
     out = backend.asarray(np.zeros(64), other)
     before = snapshot(backend, x, out)
-    with pytest.raises(TypeError, match=rf"argument 'out' has dtype .*{other}.*accepted"):
+    with pytest.raises(TypeError, match=rf"argument 'out'.*dtype.*{other}"):
         getattr(unielu, func)(x, 1.7, out=out)
     assert_untouched(backend, before, x, out)
 
@@ -152,7 +152,7 @@ def test_partial_overlap_raises_value_error(mutable, func, size):
         "out ahead": (base[:-1], base[1:]),
         "out behind": (base[1:], base[:-1]),
     }.items():
-        with pytest.raises(ValueError, match=r"argument 'out' overlaps.*accepted"):
+        with pytest.raises(ValueError, match=r"argument 'out'.*overlap"):
             getattr(unielu, func)(x, 1.7, out=out)
             pytest.fail(f"accepted an overlapping out ({label})")
         assert_untouched(backend, before, base)
