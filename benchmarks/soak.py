@@ -1,6 +1,6 @@
 """Soak test: many threads calling unielu at once, for a while, on every installed framework.
 
-    python benchmarks/soak.py [--seconds 60] [--threads 8] [--seed 0]
+    python benchmarks/soak.py [--seconds 60] [--threads 8] [--seed 0] [--frameworks numpy,dask]
 
 For a bounded time, each thread calls ``elu`` or ``elu_derivative`` on NumPy,
 PyTorch, TensorFlow, JAX and Dask arrays (each that is installed) of mixed
@@ -154,10 +154,10 @@ MAKERS = {
 }  # fmt: skip
 
 
-def frameworks() -> list[Framework]:
+def frameworks(names: list[str]) -> list[Framework]:
     found = []
     for name, make in MAKERS.items():
-        if name != "numpy" and importlib.util.find_spec(name) is None:
+        if name not in names or (name != "numpy" and importlib.util.find_spec(name) is None):
             continue
         fw = make()
         if fw.name != "numpy" and get_spec(fw.name).mutable and fw.empty is None:
@@ -311,14 +311,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--frameworks", default=",".join(MAKERS), help="comma-separated (default: all installed)"
+    )
     args = parser.parse_args(argv)
+    names = [n.strip() for n in args.frameworks.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(MAKERS))
+    if unknown:
+        parser.error(f"--frameworks: unknown {unknown}; known: {list(MAKERS)}")
 
-    if importlib.util.find_spec("tensorflow"):
+    if "tensorflow" in names and importlib.util.find_spec("tensorflow"):
         import tensorflow as tf
 
         # Mixed shapes retrace tf.functions; its warnings would bury the report.
         tf.get_logger().setLevel("ERROR")
-    fws = frameworks()
+    fws = frameworks(names)
     print(f"frameworks: {', '.join(f.name for f in fws)}; {args.threads} threads, "
           f"{args.seconds:g} s; NumPy backend threads: {numpy_backend.num_threads()}")  # fmt: skip
     for fw in fws:
