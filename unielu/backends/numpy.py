@@ -51,10 +51,14 @@ SPEC = {
 BLOCK = 1 << 16
 #: Below this many elements one thread is faster than handing work out.
 PARALLEL_MIN = 1 << 18
+#: Most threads used by default: between its ufunc calls each thread needs the
+#: GIL, and past this many they queue for it (measured slower on 16 cores).
+MAX_THREADS = 4
 
 
 def num_threads() -> int:
-    """Threads used for large arrays: ``UNIELU_NUM_THREADS``, else the usable cores."""
+    """Threads used for large arrays: ``UNIELU_NUM_THREADS``, else the usable
+    cores, at most :data:`MAX_THREADS`."""
     env = os.environ.get("UNIELU_NUM_THREADS")
     if env:
         try:
@@ -65,7 +69,8 @@ def num_threads() -> int:
                 f"threads, such as 2; got {env!r}"
             ) from None
     affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else os.cpu_count() or 1
+    cores = len(affinity(0)) if affinity else os.cpu_count() or 1
+    return min(cores, MAX_THREADS)
 
 
 # One pool per thread count, made on first use and kept: threads are reused.
