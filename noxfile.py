@@ -188,6 +188,20 @@ def package(session: nox.Session) -> None:
     session.run("pytest", "tests", "--backend=numpy", "-p", "no:cacheprovider")
 
 
+@nox.session(python=MAIN, default=False)
+def soak(session: nox.Session) -> None:
+    """Threads calling unielu on every installed framework for a while (default 60 s).
+
+    Every result is checked against the NumPy backend and RSS is reported; fails
+    on any error. ``nox -s soak -- --seconds 600 --threads 16``.
+    """
+    for spec in REGISTRY:  # as in bench: local CPU builds
+        if not spec.needs_gpu and spec.test_requirement:
+            session.install(*_requirement(spec.test_requirement))
+    session.install("-e", ".[test,bench]")
+    session.run("python", "benchmarks/soak.py", *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
 @nox.session(python=MAIN)
 def lint(session: nox.Session) -> None:
     """ruff: lint and format check."""

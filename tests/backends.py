@@ -240,6 +240,47 @@ class TorchBackend(Backend):
             "torch.no_grad": torch.no_grad()(lambda v: unielu.elu(v, alpha)),
         }
 
+    def forward_mode(self, x: Any, alpha: float) -> dict[str, Any]:
+        """Tangent of elu at x along ones, by each forward-mode route (label -> tangent array)."""
+        torch = self.torch
+        fwad = torch.autograd.forward_ad
+
+        def f(v: Any) -> Any:
+            return unielu.elu(v, alpha)
+
+        ones = torch.ones_like(x)
+        routes = {}
+        for requires_grad in (False, True):
+            v = x.detach().clone().requires_grad_(requires_grad)
+            label = " (requires_grad)" if requires_grad else ""
+            routes[f"torch.func.jvp{label}"] = torch.func.jvp(f, (v,), (ones,))[1].detach()
+            with fwad.dual_level():
+                y = f(fwad.make_dual(v, ones))
+                routes[f"forward_ad dual tensor{label}"] = fwad.unpack_dual(y).tangent.detach()
+        flat = x.detach().reshape(-1)
+        jacobian = torch.func.jacfwd(f)(flat)
+        routes["torch.func.jacfwd diagonal"] = jacobian.diagonal().reshape(x.shape)
+        return routes
+
+    def alpha_gradients(self, x: Any, alpha: Any) -> dict[str, tuple[Any, Any]]:
+        """For an array alpha of this framework: (d sum(elu(x, alpha)) / d alpha,
+        d sum(elu_derivative(x, alpha)) / d alpha) by each route (label -> pair)."""
+        torch = self.torch
+        x = x.detach()
+        funcs = (unielu.elu, unielu.elu_derivative)
+        backward = []
+        for func in funcs:
+            a = alpha.detach().clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(func(x, a).sum(), a)
+            backward.append(g)
+        func_grad = [
+            torch.func.grad(lambda a, func=func: func(x, a).sum())(alpha.detach()) for func in funcs
+        ]
+        return {
+            "autograd backward": (backward[0], backward[1]),
+            "torch.func.grad": (func_grad[0], func_grad[1]),
+        }
+
 
 class TensorFlowBackend(Backend):
     name = framework = "tensorflow"

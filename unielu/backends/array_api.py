@@ -3,7 +3,8 @@
 Only standard functions are used, so any conforming library works; its
 native kernels are not used. ``where(x > 0, 0, x)`` rather than
 ``minimum(x, 0)`` keeps the sign of ``-0.0``, and clamping the branch that is
-not taken keeps ``exp`` from overflowing for large ``x``.
+not taken keeps ``exp`` from overflowing for large ``x``. An array ``alpha``
+must come from the same namespace; standard broadcasting applies it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
-from unielu._dispatch import dtype_error
+from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 
 # Read by unielu._dispatch from this source, without importing the module: literals only.
 SPEC = {
@@ -46,20 +47,34 @@ def _default_float(xp: Any, x: Any) -> Any:
     return info().default_dtypes(device=getattr(x, "device", None))["real floating"]
 
 
-def elu(x: Any, alpha: float) -> Any:
+def _alpha(xp: Any, w: Any, alpha: Any, func: str) -> Any:
+    """A float alpha as it is; an array one checked, in the working dtype of x."""
+    if type(alpha) is float:
+        return alpha
+    try:
+        same = array_namespace(alpha) is xp
+    except TypeError:  # not an array of any namespace
+        same = False
+    if not same or not xp.isdtype(alpha.dtype, ("real floating", "integral")):
+        raise alpha_type_error(func, alpha, f"an array of {xp.__name__}")
+    check_alpha_shape(alpha.shape, w.shape, func)
+    return xp.astype(alpha, w.dtype)
+
+
+def elu(x: Any, alpha: Any) -> Any:
     xp, w, dtype = _prepare(x, "elu")
+    a = _alpha(xp, w, alpha, "elu")
     positive = w > 0
     negative = xp.where(positive, xp.zeros_like(w), w)
-    return xp.astype(xp.where(positive, w, alpha * xp.expm1(negative)), dtype, copy=False)
+    return xp.astype(xp.where(positive, w, a * xp.expm1(negative)), dtype, copy=False)
 
 
-def elu_derivative(x: Any, alpha: float) -> Any:
+def elu_derivative(x: Any, alpha: Any) -> Any:
     xp, w, dtype = _prepare(x, "elu_derivative")
+    a = _alpha(xp, w, alpha, "elu_derivative")
     positive = w > 0
     negative = xp.where(positive, xp.zeros_like(w), w)
-    return xp.astype(
-        xp.where(positive, xp.ones_like(w), alpha * xp.exp(negative)), dtype, copy=False
-    )
+    return xp.astype(xp.where(positive, xp.ones_like(w), a * xp.exp(negative)), dtype, copy=False)
 
 
 def devices() -> list[str]:

@@ -3,18 +3,24 @@
 Each block goes back through :func:`unielu.elu`, so NumPy blocks use the
 NumPy backend and CuPy blocks the CuPy one. The result's dtype and block
 type come from applying the function to the input's (empty) meta array,
-which also rejects a bad dtype at once rather than at compute time.
+which also rejects a bad dtype at once rather than at compute time. An
+array ``alpha`` (Dask or NumPy) is split into blocks that match ``x``'s, so
+the result keeps ``x``'s chunks.
 """
 
 from __future__ import annotations
 
+import functools
+import string
 from collections.abc import Callable
 from typing import Any
 
 import dask.array as da
+import numpy as np
 from dask.array.utils import meta_from_array
 
 import unielu
+from unielu._dispatch import alpha_type_error, check_alpha_shape
 
 # Read by unielu._dispatch from this source, without importing the module: literals only.
 SPEC = {
@@ -27,17 +33,46 @@ SPEC = {
 }
 
 
-def _map(func: Callable[..., Any], x: da.Array, alpha: float) -> da.Array:
-    meta = meta_from_array(func(x._meta, alpha), ndim=x.ndim)
-    return x.map_blocks(func, alpha, dtype=meta.dtype, meta=meta)
+def _alpha_blocks(alpha: Any, x: da.Array, func: str) -> da.Array:
+    """A checked array ``alpha`` as a Dask array chunked like the dimensions of x it spans."""
+    if not isinstance(alpha, (da.Array, np.ndarray)) or not (
+        alpha.dtype.kind in "fiu" or alpha.dtype.name == "bfloat16"
+    ):
+        raise alpha_type_error(func, alpha, "a Dask or NumPy array")
+    check_alpha_shape(alpha.shape, x.shape, func)
+    lead = x.ndim - alpha.ndim
+    # A dimension of length 1 broadcasts as one block; the others take x's chunks.
+    chunks = tuple((1,) if size == 1 else x.chunks[lead + i] for i, size in enumerate(alpha.shape))
+    if isinstance(alpha, np.ndarray):
+        blocks = da.from_array(alpha, chunks=chunks)
+    else:
+        blocks = alpha.rechunk(chunks)
+    meta = x._meta
+    if not isinstance(meta, np.ndarray) and isinstance(blocks._meta, np.ndarray):
+        # NumPy alpha with blocks of another kind (CuPy): its blocks become that kind.
+        like = functools.partial(np.asarray, like=meta)
+        blocks = blocks.map_blocks(like, dtype=blocks.dtype, meta=like(blocks._meta))
+    return blocks
 
 
-def elu(x: da.Array, alpha: float) -> da.Array:
-    return _map(unielu.elu, x, alpha)
+def _map(func: Callable[..., Any], x: da.Array, alpha: Any, name: str) -> da.Array:
+    meta = meta_from_array(func(x._meta, 1.0), ndim=x.ndim)  # the dtype does not depend on alpha
+    if type(alpha) is float:
+        return x.map_blocks(func, alpha, dtype=meta.dtype, meta=meta)
+    blocks = _alpha_blocks(alpha, x, name)
+    index = string.ascii_letters[: x.ndim]
+    return da.blockwise(
+        func, index, x, index, blocks, index[x.ndim - blocks.ndim :],
+        dtype=meta.dtype, meta=meta,
+    )  # fmt: skip
 
 
-def elu_derivative(x: da.Array, alpha: float) -> da.Array:
-    return _map(unielu.elu_derivative, x, alpha)
+def elu(x: da.Array, alpha: Any) -> da.Array:
+    return _map(unielu.elu, x, alpha, "elu")
+
+
+def elu_derivative(x: da.Array, alpha: Any) -> da.Array:
+    return _map(unielu.elu_derivative, x, alpha, "elu_derivative")
 
 
 def devices() -> list[str]:
@@ -49,6 +84,4 @@ def from_numpy(a: Any) -> da.Array:
 
 
 def to_numpy(y: da.Array) -> Any:
-    import numpy as np
-
     return np.asarray(y.compute())

@@ -9,20 +9,27 @@ output and a few block-sized scratch buffers. The formula is branch-free:
 
 ``min(x, 0)`` keeps ``expm1`` away from overflow for large ``x``; copying the
 zeros back restores the sign of ``-0.0`` that ``min`` and ``max`` lose. Large
-arrays are split across threads, since ufuncs release the GIL.
+arrays are split across threads, since ufuncs release the GIL; the thread
+pools are made once per process (a forked child makes its own).
+
+``out=`` writes the blocks straight into ``out``: no allocation, no page
+faults on fresh memory. An array ``alpha`` (one value per channel, say) takes
+a whole-array path with ``where``, written for clarity rather than speed.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from unielu._dispatch import dtype_error
+from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 
 # Read by unielu._dispatch from this source, without importing the module: literals only.
 SPEC = {
@@ -44,10 +51,14 @@ SPEC = {
 BLOCK = 1 << 16
 #: Below this many elements one thread is faster than handing work out.
 PARALLEL_MIN = 1 << 18
+#: Most threads used by default: between its ufunc calls each thread needs the
+#: GIL, and past this many they queue for it (measured slower on 16 cores).
+MAX_THREADS = 4
 
 
 def num_threads() -> int:
-    """Threads used for large arrays: ``UNIELU_NUM_THREADS``, else the usable cores."""
+    """Threads used for large arrays: ``UNIELU_NUM_THREADS``, else the usable
+    cores, at most :data:`MAX_THREADS`."""
     env = os.environ.get("UNIELU_NUM_THREADS")
     if env:
         try:
@@ -58,17 +69,39 @@ def num_threads() -> int:
                 f"threads, such as 2; got {env!r}"
             ) from None
     affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else os.cpu_count() or 1
+    cores = len(affinity(0)) if affinity else os.cpu_count() or 1
+    return min(cores, MAX_THREADS)
 
 
+# One pool per thread count, made on first use and kept: threads are reused.
 _pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
 
 
 def _executor(threads: int) -> ThreadPoolExecutor:
-    # One pool per thread count, made on first use and kept: threads are reused.
-    if threads not in _pools:
-        _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="unielu")
-    return _pools[threads]
+    pool = _pools.get(threads)
+    if pool is None:
+        # Locked, so that threads making their first large call at once share one pool.
+        with _pools_lock:
+            pool = _pools.get(threads)
+            if pool is None:
+                pool = ThreadPoolExecutor(threads, thread_name_prefix="unielu")
+                _pools[threads] = pool
+    return pool
+
+
+def _after_fork_in_child() -> None:
+    # A forked child has only the thread that forked. An inherited pool counts
+    # its parent's workers as idle and starts none, so a job sent to it would
+    # wait forever: forget the pools (the child makes its own), and the lock,
+    # which another thread may have held at the fork.
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 _DTYPES: dict[np.dtype[Any], tuple[np.dtype[Any], np.dtype[Any]]] = {}
@@ -140,27 +173,38 @@ def _derivative_block(x: np.ndarray, out: np.ndarray, alpha: float, s: _Scratch)
 Kernel = Callable[[np.ndarray, np.ndarray, float, _Scratch], None]
 
 
-def _run(kernel: Kernel, x: np.ndarray, out: np.ndarray, alpha: float, work: np.dtype[Any]) -> None:
-    """Apply ``kernel`` block by block; x and out are 1-d and contiguous."""
+def _run(
+    kernel: Kernel,
+    x: np.ndarray,
+    out: np.ndarray,
+    alpha: float,
+    work: np.dtype[Any],
+    in_place: bool = False,
+) -> None:
+    """Apply ``kernel`` block by block; x and out are 1-d and contiguous.
+
+    The kernels read ``x`` after writing ``out``: in place, each block of x is
+    first copied to scratch.
+    """
     n = x.size
     if n == 0:
         return
     step = min(n, BLOCK)
     scratch = _Scratch(step, work)
-    cast = x.dtype != work or out.dtype != work
-    if cast:
-        wx = np.empty(step, dtype=work)
-        wout = np.empty(step, dtype=work)
+    stage_in = in_place or x.dtype != work
+    stage_out = out.dtype != work
+    wx = np.empty(step, dtype=work) if stage_in else x
+    wout = np.empty(step, dtype=work) if stage_out else out
     for start in range(0, n, step):
         xb = x[start : start + step]
         ob = out[start : start + step]
-        if cast:
-            m = xb.size
+        m = xb.size
+        if stage_in:
             np.copyto(wx[:m], xb, casting="unsafe")
-            kernel(wx[:m], wout[:m], alpha, scratch)
+            xb = wx[:m]
+        kernel(xb, wout[:m] if stage_out else ob, alpha, scratch)
+        if stage_out:
             np.copyto(ob, wout[:m], casting="unsafe")
-        else:
-            kernel(xb, ob, alpha, scratch)
 
 
 # On small arrays each ufunc call costs more than its arithmetic, and
@@ -185,7 +229,13 @@ SMALL = 1 << 12
 
 
 def _apply(
-    small: Callable[[np.ndarray, float], Any], kernel: Kernel, x: Any, alpha: float, func: str
+    small: Callable[[np.ndarray, float], Any],
+    kernel: Kernel,
+    whole: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    x: Any,
+    alpha: Any,
+    func: str,
+    out: Any = None,
 ) -> Any:
     if not isinstance(x, np.ndarray):
         try:
@@ -196,37 +246,169 @@ def _apply(
                 f"tuple of numbers; got {type(x).__name__} that NumPy cannot convert: {error}"
             ) from None
     out_dtype, work = _dtypes(x.dtype, func)
+    if type(alpha) is not float:
+        alpha = _check_alpha_array(alpha, x, func)
+    in_place = False
+    if out is not None:
+        in_place = _check_out(out, x, out_dtype, func)
+    if type(alpha) is not float:
+        return _apply_alpha_array(whole, x, alpha, out_dtype, work, out)
     if x.size <= SMALL:
         w = x if x.dtype == work else x.astype(work)
         y = small(w if w.ndim else w.reshape(1), alpha)  # 0-d: ufuncs give scalars
+        if out is not None:  # y is new memory, so out may be x
+            np.copyto(out, y.reshape(out.shape), casting="unsafe")
+            return out
         if y.dtype != out_dtype:
             y = y.astype(out_dtype)
         return y if x.ndim else y[0]
+    if out is not None and (out.flags.c_contiguous or out.flags.f_contiguous):
+        # Straight into out (it may be x: the blocks are then staged).
+        order: Literal["C", "F"] = "C" if out.flags.c_contiguous else "F"
+        # out ravels to a view (of the base class); x to a view, or one copy if
+        # it is laid out otherwise.
+        flat_out = np.asarray(out).ravel(order=order)
+        _blocks(kernel, x.ravel(order=order), flat_out, alpha, work, in_place)
+        return out
     if not (x.flags.c_contiguous or x.flags.f_contiguous):
         x = np.ascontiguousarray(x)  # strided input: one copy, then the fast path
     # Same memory order as x, so both ravel to views that match element by element.
-    out = np.empty_like(x, dtype=out_dtype, order="K", subok=False)
-    flat_x, flat_out = x.ravel(order="K"), out.ravel(order="K")
-    threads = num_threads() if x.size >= PARALLEL_MIN else 1
+    y = np.empty_like(x, dtype=out_dtype, order="K", subok=False)
+    _blocks(kernel, x.ravel(order="K"), y.ravel(order="K"), alpha, work)
+    if out is not None:  # strided out: computed into new memory, then one copy
+        np.copyto(out, y)
+        return out
+    return y[()] if y.ndim == 0 else y
+
+
+def _blocks(
+    kernel: Kernel,
+    flat_x: np.ndarray,
+    flat_out: np.ndarray,
+    alpha: float,
+    work: np.dtype[Any],
+    in_place: bool = False,
+) -> None:
+    """The blocked kernel on 1-d contiguous arrays, split across threads when large."""
+    n = flat_x.size
+    threads = num_threads() if n >= PARALLEL_MIN else 1
     if threads == 1:
-        _run(kernel, flat_x, flat_out, alpha, work)
-    else:
-        bounds = np.linspace(0, x.size, threads + 1).astype(int)
-        jobs = [
-            _executor(threads).submit(_run, kernel, flat_x[a:b], flat_out[a:b], alpha, work)
-            for a, b in itertools.pairwise(bounds)
-        ]
-        for job in jobs:
-            job.result()
-    return out[()] if out.ndim == 0 else out
+        _run(kernel, flat_x, flat_out, alpha, work, in_place)
+        return
+    bounds = np.linspace(0, n, threads + 1).astype(int)
+    pool = _executor(threads)
+    jobs = [
+        pool.submit(_run, kernel, flat_x[a:b], flat_out[a:b], alpha, work, in_place)
+        for a, b in itertools.pairwise(bounds)
+    ]
+    for job in jobs:
+        job.result()
 
 
-def elu(x: Any, alpha: float) -> Any:
-    return _apply(_elu_small, _elu_block, x, alpha, "elu")
+def _check_out(out: Any, x: np.ndarray, dtype: np.dtype[Any], func: str) -> bool:
+    """Refuse an unusable ``out`` before anything is written; True if out is x (in place)."""
+    accepted = (
+        f"accepted: a writeable numpy.ndarray of shape {x.shape} and dtype {dtype} "
+        f"(x itself, for in place)"
+    )
+    if not isinstance(out, np.ndarray):
+        kind = f"{type(out).__module__}.{type(out).__qualname__}"
+        raise TypeError(
+            f"unielu.{func}() argument 'out' must be a NumPy array; got {kind}; {accepted}"
+        )
+    if out.dtype != dtype:
+        raise TypeError(
+            f"unielu.{func}() argument 'out' has dtype {out.dtype}, but the result of an "
+            f"input of dtype {x.dtype} has dtype {dtype}; {accepted}"
+        )
+    if out.shape != x.shape:
+        raise ValueError(
+            f"unielu.{func}() argument 'out' has shape {out.shape}, but 'x' has shape "
+            f"{x.shape}; {accepted}"
+        )
+    if not out.flags.writeable:
+        raise ValueError(f"unielu.{func}() argument 'out' is read-only; {accepted}")
+    if not np.may_share_memory(x, out):  # bounds only: cheap
+        return False
+    if (
+        x.dtype == out.dtype
+        and x.strides == out.strides
+        and x.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+    ):
+        return True
+    if np.shares_memory(x, out):
+        raise ValueError(
+            f"unielu.{func}() argument 'out' overlaps the memory of 'x' without being x "
+            f"itself, so writing it would change x before it is read; {accepted}, "
+            f"sharing no memory with x otherwise"
+        )
+    return False
 
 
-def elu_derivative(x: Any, alpha: float) -> Any:
-    return _apply(_derivative_small, _derivative_block, x, alpha, "elu_derivative")
+def _check_alpha_array(alpha: Any, x: np.ndarray, func: str) -> Any:
+    """A checked array ``alpha``: a float if it holds one valid value, else the array."""
+    if not isinstance(alpha, np.ndarray) or not (
+        alpha.dtype.kind in "fiu" or alpha.dtype.name == "bfloat16"
+    ):
+        raise alpha_type_error(func, alpha, "a NumPy array")
+    check_alpha_shape(alpha.shape, x.shape, func)
+    if alpha.size == 1:  # one value, broadcast: the scalar path, with the same results
+        value = float(alpha.reshape(()))
+        if 0.0 <= value < math.inf:
+            return value
+    return alpha
+
+
+def _apply_alpha_array(
+    whole: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    x: np.ndarray,
+    alpha: np.ndarray,
+    out_dtype: np.dtype[Any],
+    work: np.dtype[Any],
+    out: np.ndarray | None,
+) -> Any:
+    w = x if x.dtype == work else x.astype(work)
+    # alpha in the working dtype (half precisions: float32), the result in x's.
+    y = whole(w, alpha.astype(work, copy=False))  # new memory, so out may be x
+    if out is not None:
+        np.copyto(out, y, casting="unsafe")
+        return out
+    if y.dtype != out_dtype:
+        y = y.astype(out_dtype)
+    return y[()] if y.ndim == 0 else y
+
+
+# Whole-array forms, for an array alpha. where(x > 0, 0, x) rather than
+# minimum(x, 0) keeps -0.0; the values of alpha are not checked, so the formula
+# applies as written (its warnings for an inf alpha are the caller's choice).
+def _elu_whole(w: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    positive = w > 0
+    t = np.where(positive, 0, w)
+    np.expm1(t, out=t)
+    with np.errstate(invalid="ignore"):
+        np.multiply(t, alpha, out=t)
+    np.copyto(t, w, where=positive)
+    return t
+
+
+def _derivative_whole(w: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    positive = w > 0
+    t = np.where(positive, 0, w)
+    np.exp(t, out=t)
+    with np.errstate(invalid="ignore"):
+        np.multiply(t, alpha, out=t)
+    np.copyto(t, 1, where=positive)
+    return t
+
+
+def elu(x: Any, alpha: Any, out: Any = None) -> Any:
+    return _apply(_elu_small, _elu_block, _elu_whole, x, alpha, "elu", out)
+
+
+def elu_derivative(x: Any, alpha: Any, out: Any = None) -> Any:
+    return _apply(
+        _derivative_small, _derivative_block, _derivative_whole, x, alpha, "elu_derivative", out
+    )
 
 
 def devices() -> list[str]:

@@ -1,15 +1,44 @@
-"""PyTorch backend: tensors on any device, with autograd, torch.func and torch.compile.
+"""PyTorch backend: any device, with autograd, forward mode, torch.func and torch.compile.
 
 The forward pass is PyTorch's own ``F.elu``, which already meets the contract
 (it uses ``expm1`` and keeps ``-0.0``). Its gradient does not (it is computed
 as ``y + 1``, exactly 0 below about -17 in float32, and 1 at NaN), so when a
-gradient is wanted the call goes through an ``autograd.Function`` whose
-backward is :func:`elu_derivative`, built from differentiable ops so that
-second derivatives follow. Without a gradient no autograd machinery runs.
+derivative is wanted the call goes through an ``autograd.Function`` whose
+backward and forward-mode (``jvp``) rules are :func:`elu_derivative`, built
+from differentiable ops so that second derivatives follow. A derivative is
+wanted when ``x`` requires grad in grad mode, or while forward-mode AD is
+active (``torch.autograd.forward_ad.dual_level``, which ``torch.func.jvp``,
+``jacfwd`` and ``hessian`` also enter): one read of a module global, so the
+plain call still runs no autograd machinery.
 
 Under ``torch.compile`` the forward is a custom op, opaque to Inductor:
 Inductor's CPU code computes ``expm1`` as ``exp(x) - 1``, which returns 0 for
 tiny negative x. The op runs the eager kernel inside the compiled graph.
+
+A tensor ``alpha`` (0-d, or broadcastable to ``x``'s shape without changing
+it, e.g. one value per channel; real floating or integer dtype) must be on
+``x``'s device, 0-d included: a CPU alpha for a CUDA ``x`` would need a
+transfer and its gradient a copy back to the host, so it is refused rather
+than moved silently. It is computed as ``where(x > 0, x, alpha * elu(x', 1))``
+with ``x'`` the clamped ``x <= 0`` branch, so the gradient with respect to
+``alpha`` (``expm1(x)``, or ``exp(x)`` for :func:`elu_derivative`), its
+reduction to ``alpha``'s shape, second derivatives, forward mode and
+``torch.compile`` all come from the scalar path and PyTorch's own rules. The
+result has ``x``'s dtype whatever ``alpha``'s: ``alpha`` is cast to the compute
+dtype (float32 for half precisions, which are rounded once at the end), and
+its gradient, computed at that precision, comes back in ``alpha``'s dtype.
+
+``out=`` writes into a tensor of ``x``'s shape, the result dtype and device;
+``x`` itself is allowed (in place). As with PyTorch's own ``out=`` functions,
+it is refused while autograd would record the call (``x``, ``alpha`` or
+``out`` requires grad in grad mode, or carries a forward-mode tangent) and
+inside ``torch.func`` transforms (``grad``, ``vmap``, ``jvp`` ...), whose
+wrapped tensors cannot be written through: call the function without
+``out=`` there. Under ``torch.compile`` it works: the type, dtype, device,
+shape and autograd checks are made, the memory ones (overlap, expanded or
+inference ``out``) are not, since tensors are fake while tracing; the
+compiled graph computes the result out of place and then copies it into
+``out``, so an overlapping ``out`` cannot get mixed values there.
 """
 
 from __future__ import annotations
@@ -17,9 +46,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.autograd.forward_ad as _fwad
 import torch.nn.functional as F
 
-from unielu._dispatch import dtype_error
+from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 
 # Read by unielu._dispatch from this source, without importing the module: literals only.
 SPEC = {
@@ -40,6 +70,7 @@ _PROMOTED = frozenset(
     | {getattr(torch, f"uint{n}") for n in (16, 32, 64) if hasattr(torch, f"uint{n}")}
 )
 _HALF = frozenset({torch.float16, torch.bfloat16})
+_ALPHA_DTYPES = _KEPT | (_PROMOTED - {torch.bool})
 
 
 def _as_float(x: torch.Tensor, func: str) -> torch.Tensor:
@@ -50,12 +81,18 @@ def _as_float(x: torch.Tensor, func: str) -> torch.Tensor:
     raise dtype_error(func, x.dtype, "torch.get_default_dtype()")
 
 
-def _derivative(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    w = x.float() if x.dtype in _HALF else x  # compute in float32, round once
+def _derivative_in(w: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
+    """elu_derivative in w's own (compute) dtype."""
+    if isinstance(alpha, torch.Tensor):
+        alpha = alpha.to(w.dtype)
     positive = w > 0
     # exp of the clamped branch: no overflow for large x, so no NaN gradient.
-    d = torch.where(positive, 1.0, alpha * torch.exp(torch.where(positive, 0.0, w)))
-    return d.to(x.dtype)
+    return torch.where(positive, 1.0, alpha * torch.exp(torch.where(positive, 0.0, w)))
+
+
+def _derivative(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
+    w = x.float() if x.dtype in _HALF else x  # compute in float32, round once
+    return _derivative_in(w, alpha).to(x.dtype)
 
 
 class _ELU(torch.autograd.Function):
@@ -69,12 +106,18 @@ class _ELU(torch.autograd.Function):
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
         x, alpha = inputs
         ctx.save_for_backward(x)
+        ctx.save_for_forward(x)
         ctx.alpha = alpha
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
         return grad * _derivative(x, ctx.alpha), None
+
+    @staticmethod
+    def jvp(ctx: Any, tangent: torch.Tensor, alpha_tangent: None) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        return tangent * _derivative(x, ctx.alpha)
 
 
 @torch.library.custom_op("unielu::elu", mutates_args=())
@@ -97,26 +140,187 @@ _elu_op.register_autograd(_ELU.backward, setup_context=_ELU.setup_context)
 
 # F.elu's Python wrapper costs about 0.4 us, 15% of the whole call on a small
 # tensor; the binding it calls does the same work (and __torch_function__).
-_native_elu = getattr(getattr(torch._C, "_nn", None), "elu", F.elu)
+_native_elu: Any = getattr(getattr(torch._C, "_nn", None), "elu", F.elu)
 # True only while Dynamo traces (torch.compile, torch.export); a plain
 # ``return False`` at run time, cheaper than is_compiling's TorchScript check.
 _is_compiling = getattr(torch.compiler, "is_dynamo_compiling", torch.compiler.is_compiling)
 
 
-def elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    if x.dtype not in _KEPT:
-        x = _as_float(x, "elu")
-    if _is_compiling():
-        result: torch.Tensor = _elu_op(x, alpha)
-        return result
-    if x.requires_grad and torch.is_grad_enabled():
+def elu(
+    x: torch.Tensor, alpha: float | torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    # One test for the common call: a kept dtype, a float alpha, no out, nothing
+    # to differentiate (_current_level >= 0 inside forward_ad.dual_level, which
+    # torch.func.jvp enters too) and no tracing.
+    if (
+        x.dtype in _KEPT
+        and out is None
+        and type(alpha) is float
+        and not _is_compiling()
+        and _fwad._current_level < 0
+        and not (x.requires_grad and torch.is_grad_enabled())
+    ):
+        return _native_elu(x, alpha)
+    return _elu_general(x, alpha, out)
+
+
+def _elu_general(
+    source: torch.Tensor, alpha: float | torch.Tensor, out: torch.Tensor | None
+) -> torch.Tensor:
+    x = _as_float(source, "elu")
+    if type(alpha) is not float:
+        _check_alpha(alpha, x, "elu")
+    compiling = _is_compiling()
+    if out is not None:
+        _check_out(out, x, source, alpha, "elu", compiling)
+        if isinstance(alpha, torch.Tensor):
+            out.copy_(_elu_array_alpha(x, alpha))  # computed in full before out is written
+        elif compiling:
+            out.copy_(_elu_op(x, alpha))
+        else:
+            _native_elu(x, alpha, out=out)
+        return out
+    if isinstance(alpha, torch.Tensor):
+        return _elu_array_alpha(x, alpha)
+    result: torch.Tensor
+    if compiling:
+        result = _elu_op(x, alpha)
+    elif (x.requires_grad and torch.is_grad_enabled()) or _fwad._current_level >= 0:
         result = _ELU.apply(x, alpha)
-        return result
-    return _native_elu(x, alpha)
+    else:
+        result = _native_elu(x, alpha)
+    return result
 
 
-def elu_derivative(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    return _derivative(_as_float(x, "elu_derivative"), alpha)
+def _elu_array_alpha(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    w = x.float() if x.dtype in _HALF else x  # compute in float32, round once
+    positive = w > 0
+    # elu(., 1) is expm1 on the clamped x <= 0 branch, through the scalar path:
+    # accurate under torch.compile, with its gradient and forward-mode rules.
+    unit = elu(torch.where(positive, 0.0, w), 1.0)
+    return torch.where(positive, w, alpha.to(w.dtype) * unit).to(x.dtype)
+
+
+def elu_derivative(
+    x: torch.Tensor, alpha: float | torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    source, x = x, _as_float(x, "elu_derivative")
+    if type(alpha) is not float:
+        _check_alpha(alpha, x, "elu_derivative")
+    if out is None:
+        return _derivative(x, alpha)
+    _check_out(out, x, source, alpha, "elu_derivative", _is_compiling())
+    w = x.float() if x.dtype in _HALF else x
+    out.copy_(_derivative_in(w, alpha))  # computed in full before out is written
+    return out
+
+
+def _check_alpha(alpha: Any, x: torch.Tensor, func: str) -> None:
+    if not isinstance(alpha, torch.Tensor) or alpha.dtype not in _ALPHA_DTYPES:
+        raise alpha_type_error(func, alpha, f"a torch.Tensor on x's device ({x.device})")
+    check_alpha_shape(alpha.shape, x.shape, func)
+    if alpha.device != x.device:
+        raise TypeError(
+            f"unielu.{func}() argument 'alpha' is on device {alpha.device} but 'x' is on "
+            f"{x.device}; accepted: a number, or a tensor on x's device (move it once with "
+            f"alpha.to({str(x.device)!r}); unielu never copies it implicitly)"
+        )
+
+
+def _describe(t: Any) -> str:
+    if not isinstance(t, torch.Tensor):
+        return f"{type(t).__module__}.{type(t).__qualname__}"
+    return f"a tensor of shape {tuple(t.shape)}, dtype {t.dtype} on {t.device}"
+
+
+def _check_out(
+    out: Any,
+    x: torch.Tensor,
+    source: torch.Tensor,
+    alpha: float | torch.Tensor,
+    func: str,
+    compiling: bool,
+) -> None:
+    """Refuse an ``out`` that cannot take the result, before anything is written.
+
+    ``x`` is the tensor computed on, ``source`` the one the caller gave (they
+    differ when integers were promoted); ``out`` must not overlap ``source``
+    other than by being it.
+    """
+    wanted = f"a torch.Tensor of shape {tuple(x.shape)}, dtype {x.dtype} on {x.device}"
+
+    def refuse(error: type[Exception], why: str) -> Exception:
+        return error(
+            f"unielu.{func}() argument 'out' {why}; got {_describe(out)}; accepted: {wanted}"
+        )
+
+    if not isinstance(out, torch.Tensor):
+        raise refuse(TypeError, "must be a torch.Tensor")
+    if out.dtype != x.dtype:
+        raise refuse(TypeError, "must have the result dtype")
+    if out.device != x.device:
+        raise refuse(TypeError, "must be on the device of 'x'")
+    if out.shape != x.shape:
+        raise refuse(ValueError, "must have the shape of 'x'")
+    tensors = {"x": x, "out": out}
+    if isinstance(alpha, torch.Tensor):
+        tensors["alpha"] = alpha
+    if not compiling and torch._C._are_functorch_transforms_active():
+        raise refuse(
+            ValueError,
+            "is not supported inside torch.func transforms (grad, vmap, jvp, jacfwd, ...), "
+            f"whose tensors cannot be written through; call unielu.{func}(x) without out=",
+        )
+    if torch.is_grad_enabled():
+        needing = [name for name, t in tensors.items() if t.requires_grad]
+        if needing:
+            raise refuse(
+                ValueError,
+                f"cannot be used while autograd records the call ({' and '.join(needing)} "
+                f"requires grad, in grad mode): the write into 'out' could not be "
+                f"differentiated. Call it without out= (y = unielu.{func}(x)), or under "
+                f"torch.no_grad()",
+            )
+    if compiling:
+        return
+    if _fwad._current_level >= 0:
+        dual = [name for name, t in tensors.items() if _fwad.unpack_dual(t).tangent is not None]
+        if dual:
+            raise refuse(
+                ValueError,
+                f"cannot be used with forward-mode AD ({' and '.join(dual)} has a tangent): "
+                f"the write into 'out' would lose it. Call it without out=",
+            )
+    if out.is_inference() and not torch.is_inference_mode_enabled():
+        raise refuse(ValueError, "is an inference tensor, which cannot be written outside "
+                     "torch.inference_mode()")  # fmt: skip
+    if torch._debug_has_internal_overlap(out) == 1:
+        raise refuse(ValueError, "has elements that share memory (an expanded tensor?)")
+    if _partial_overlap(out, source):
+        raise refuse(
+            ValueError,
+            "overlaps the memory of 'x' without being 'x' itself (same memory, dtype and "
+            "strides), so the result would depend on the order elements are written",
+        )
+
+
+def _partial_overlap(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """True if a and b may share memory without being the same elements (in-place is fine)."""
+    if a.device.type == "meta" or a.numel() == 0 or b.numel() == 0:
+        return False
+
+    def extent(t: torch.Tensor) -> tuple[int, int]:
+        last = sum((n - 1) * s for n, s in zip(t.shape, t.stride(), strict=True))
+        return t.data_ptr(), t.data_ptr() + (last + 1) * t.element_size()
+
+    (a_lo, a_hi), (b_lo, b_hi) = extent(a), extent(b)
+    if a_hi <= b_lo or b_hi <= a_lo:
+        return False  # disjoint
+    same = a.data_ptr() == b.data_ptr() and a.dtype == b.dtype
+    return not (
+        same
+        and all(s == t for n, s, t in zip(a.shape, a.stride(), b.stride(), strict=True) if n > 1)
+    )
 
 
 def devices() -> list[str]:
