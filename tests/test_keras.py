@@ -31,11 +31,25 @@ def test_a_functional_model_calling_unielu_saves_and_loads(backend, tmp_path):
 
 
 @pytest.mark.parametrize("func", ["elu", "elu_derivative"])
-def test_alpha_is_a_number_not_an_array(backend, func):
-    # The layer keeps alpha in its configuration; a learned one is ELU(learn_alpha=True).
+def test_keras_tensor_alpha_is_a_model_input_and_saves(backend, func, tmp_path):
+    keras = backend.keras
+    from unielu.backends.keras import _numpy
+
+    x, alpha = keras.Input((3,)), keras.Input((3,))
+    model = keras.Model([x, alpha], getattr(unielu, func)(x, alpha))
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    values = [np.float32([[-1.0, 0.0, 2.0]]), np.float32([[0.5, 1.0, 2.0]])]
+    expected = getattr(unielu, func)(values[0], values[1])
+    for m in (model, loaded):
+        np.testing.assert_allclose(_numpy(m(values)), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("func", ["elu", "elu_derivative"])
+def test_alpha_of_another_kind_raises_type_error(backend, func):
     keras = backend.keras
     x = keras.Input((3,))
-    for alpha in (keras.Input(()), keras.ops.ones(())):
+    for alpha in (keras.ops.ones(()), np.ones(3)):  # values, not a tensor of the model
         with pytest.raises(TypeError, match=r"'alpha' must be a real number or \(for a Keras"):
             getattr(unielu, func)(x, alpha)
 

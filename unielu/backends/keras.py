@@ -23,7 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from unielu._dispatch import alpha_type_error, dtype_error
+from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 from unielu.layers import keras as _layers
 
 # Read by unielu._dispatch from this source, without importing the module: literals only.
@@ -44,25 +44,30 @@ SPEC = {
 }  # fmt: skip
 
 _REAL = ("float", "bfloat", "int", "uint", "bool")
+_NUMBER = ("float", "bfloat", "int", "uint")
 
 
-def _check(x: Any, alpha: Any, func: str) -> None:
+def _check(x: Any, alpha: Any, func: str) -> dict[str, Any]:
+    """Refuse what the model could not compute; the layer call's keyword arguments."""
     if not str(x.dtype).startswith(_REAL):
         raise dtype_error(func, x.dtype, "the Keras backend's default floating dtype")
-    if not isinstance(alpha, float):
-        # The layer holds alpha in its configuration; a learned one is
-        # unielu.layers.keras.ELU(learn_alpha=True).
-        raise alpha_type_error(func, alpha, "(for a KerasTensor) a number")
+    if isinstance(alpha, float):
+        return {}
+    # An array alpha is another symbolic tensor of the model, passed to the layer.
+    if not isinstance(alpha, keras.KerasTensor) or not str(alpha.dtype).startswith(_NUMBER):
+        raise alpha_type_error(func, alpha, "(for a KerasTensor x) a KerasTensor")
+    check_alpha_shape(alpha.shape, x.shape, func)
+    return {"alpha": alpha}
 
 
-def elu(x: Any, alpha: float) -> Any:
-    _check(x, alpha, "elu")
-    return _layers.ELU(alpha, autocast=False)(x)
+def elu(x: Any, alpha: Any) -> Any:
+    kwargs = _check(x, alpha, "elu")
+    return _layers.ELU(alpha if not kwargs else 1.0, autocast=False)(x, **kwargs)
 
 
-def elu_derivative(x: Any, alpha: float) -> Any:
-    _check(x, alpha, "elu_derivative")
-    return _layers.ELUDerivative(alpha, autocast=False)(x)
+def elu_derivative(x: Any, alpha: Any) -> Any:
+    kwargs = _check(x, alpha, "elu_derivative")
+    return _layers.ELUDerivative(alpha if not kwargs else 1.0, autocast=False)(x, **kwargs)
 
 
 def devices() -> list[str]:

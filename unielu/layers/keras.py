@@ -38,6 +38,11 @@ class ELU(keras.layers.Layer):
     **kwargs
         Passed to :class:`keras.layers.Layer` (``name``, ``dtype``, ...).
 
+    Notes
+    -----
+    ``call(inputs, alpha=None)``: a tensor ``alpha`` given to the call replaces
+    the configured one; ``unielu.elu(x, alpha)`` on ``KerasTensor`` s passes it so.
+
     Raises
     ------
     TypeError
@@ -74,8 +79,9 @@ class ELU(keras.layers.Layer):
             return self.alpha
         return self.alpha_weight.value  # the backend's own tensor (or variable)
 
-    def call(self, inputs: Any) -> Any:
-        return unielu.elu(inputs, self._alpha())
+    def call(self, inputs: Any, alpha: Any = None) -> Any:
+        # alpha: a tensor, when unielu.elu is given a KerasTensor alpha (one value per channel...).
+        return unielu.elu(inputs, self._alpha() if alpha is None else alpha)
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = super().get_config()
@@ -105,8 +111,8 @@ class ELUDerivative(keras.layers.Layer):
         self.alpha = _initial_alpha(alpha, "layers.keras.ELUDerivative")
         self.supports_masking = True
 
-    def call(self, inputs: Any) -> Any:
-        return unielu.elu_derivative(inputs, self.alpha)
+    def call(self, inputs: Any, alpha: Any = None) -> Any:
+        return unielu.elu_derivative(inputs, self.alpha if alpha is None else alpha)
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = super().get_config()
