@@ -134,8 +134,8 @@ def test_saved_and_loaded_keras_file(backend, tmp_path, learn_alpha):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     x = np.linspace(-4, 2, 12, dtype=np.float32).reshape(4, 3)
     # TensorFlow computes a shape's first eager call op by op and later ones
-    # XLA-compiled: the two may round 1 ULP apart.
-    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=2.5e-7)
+    # XLA-compiled: the Dense layer's matmul and the ELU round a few ULP apart.
+    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-6)
     assert isinstance(loaded.layers[-1], ELU) and loaded.layers[-1].alpha == 0.4
     if learn_alpha:
         assert float(to_numpy(loaded.layers[-1].alpha_weight.value)) == pytest.approx(0.9)
