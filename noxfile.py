@@ -132,8 +132,8 @@ def tests(session: nox.Session, backend: str) -> None:
         session.skip(
             f"no CUDA device on this machine (nvidia-smi finds none): {backend} cannot run"
         )
-    if spec.test_requirement:
-        session.install(*_requirement(spec.test_requirement))
+    for requirement in spec.test_requirements:  # one at a time: local CPU builds are taken
+        session.install(*_requirement(requirement))
     session.install("-e", ".[test,plot]")
     if backend == "numpy":
         extra = ["--doctest-modules", "unielu/__init__.py"]
@@ -196,8 +196,8 @@ def soak(session: nox.Session) -> None:
     on any error. ``nox -s soak -- --seconds 600 --threads 16``.
     """
     for spec in REGISTRY:  # as in bench: local CPU builds
-        if not spec.needs_gpu and spec.test_requirement:
-            session.install(*_requirement(spec.test_requirement))
+        for requirement in spec.test_requirements if not spec.needs_gpu else ():
+            session.install(*_requirement(requirement))
     session.install("-e", ".[test,bench]")
     session.run("python", "benchmarks/soak.py", *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "2"})
 
@@ -232,7 +232,7 @@ def bench(session: nox.Session) -> None:
     """The benchmark suite: prints the table, writes benchmarks/results.json and
     benchmarks/differences.json (which the docs render). About 5 minutes."""
     for spec in REGISTRY:  # each framework, one at a time so that local CPU builds are taken
-        if not spec.needs_gpu and spec.test_requirement:
-            session.install(*_requirement(spec.test_requirement))
+        for requirement in spec.test_requirements if not spec.needs_gpu else ():
+            session.install(*_requirement(requirement))
     session.install("-e", ".[test,bench]")
     session.run("python", "benchmarks/run.py", env={"TF_CPP_MIN_LOG_LEVEL": "2"})

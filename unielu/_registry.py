@@ -29,7 +29,7 @@ from typing import Any
 #: What every backend module's ``SPEC`` may say; the defaults are for the keys it leaves out.
 _SPEC_KEYS = (
     "name", "framework", "requirement", "priority", "types", "description", "mutable",
-    "autodiff", "ulp", "flush_subnormals", "needs_gpu", "test_requirement", "test_env",
+    "autodiff", "ulp", "flush_subnormals", "needs_gpu", "test_requirements", "test_env",
 )  # fmt: skip
 
 
@@ -63,8 +63,9 @@ class Backend:
         Its runtime may flush subnormal results to zero (allowed by the contract).
     needs_gpu : bool
         It cannot run without a CUDA device.
-    test_requirement : str
-        What its nox session installs (default: ``requirement``).
+    test_requirements : tuple of str
+        What its nox session installs (default: ``requirement``), each on its
+        own so that a local CPU build of a framework is taken.
     test_env : tuple of dict
         Environments its test session runs the matrix under, one run each.
     module : str
@@ -82,13 +83,13 @@ class Backend:
     ulp: int = 3
     flush_subnormals: bool = False
     needs_gpu: bool = False
-    test_requirement: str = ""
+    test_requirements: tuple[str, ...] = ()
     test_env: tuple[dict[str, str], ...] = ({},)
     module: str = ""
 
     def __post_init__(self) -> None:
-        if not self.test_requirement:
-            object.__setattr__(self, "test_requirement", self.requirement)
+        if not self.test_requirements:
+            object.__setattr__(self, "test_requirements", (self.requirement,))
         if not self.module:
             object.__setattr__(self, "module", f"unielu.backends.{self.name}")
 
@@ -150,6 +151,7 @@ def spec_from_dict(spec: dict[str, Any], module: str = "") -> Backend:
     fields = dict(spec)
     fields["types"] = tuple(fields["types"])
     fields["test_env"] = tuple(fields.get("test_env", ({},)))
+    fields["test_requirements"] = tuple(fields.get("test_requirements", ()))
     return Backend(**fields, module=module)
 
 

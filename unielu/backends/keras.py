@@ -38,6 +38,8 @@ SPEC = {
     # TensorFlow's and JAX's bound and subnormal flushing, the looser of the three.
     "ulp": 5,
     "flush_subnormals": True,
+    # Keras brings no backend of its own: all three, each tested
+    "test_requirements": ["keras", "tensorflow-cpu", "jax", "torch"],
     "test_env": [
         {"KERAS_BACKEND": "tensorflow"}, {"KERAS_BACKEND": "jax"}, {"KERAS_BACKEND": "torch"},
     ],

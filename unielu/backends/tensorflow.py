@@ -28,7 +28,7 @@ SPEC = {
     "autodiff": True,
     "ulp": 5,
     "flush_subnormals": True,
-    "test_requirement": "tensorflow-cpu",
+    "test_requirements": ["tensorflow-cpu"],
 }
 
 
