@@ -76,13 +76,14 @@ def elu(w: Any, alpha: Any, ops: Ops, dtype: str) -> Any:
     branch = alpha * ops.expm1(ops.minimum(w, -0.0))
     # A negative subnormal x, or -0.0: bits from the lowest integer up. There
     # expm1(x) == x, and |x| * 2**63 comes exactly from the bits, as a
-    # difference of two normal numbers (Sterbenz); alpha * x rounds once. (A
-    # product of constants would not do: XLA folds them, into a subnormal.)
+    # difference of two normal numbers (Sterbenz); alpha * x rounds once. The
+    # factor alpha * 2**-63 is formed first: graph optimizers (XLA, Grappler)
+    # reassociate (alpha * s) * c into alpha * (s * c), and s * c is subnormal.
     lowest = -(1 << (width - 1))
     tiny = bits < lowest + (1 << shift)
     magnitude = bits & ((1 << (width - 1)) - 1)
     scaled = ops.from_bits(magnitude + (64 << shift), w) - 2.0 ** (64 - bias)
-    scaled = (alpha * scaled) * -(2.0**-63)
+    scaled = scaled * (alpha * -(2.0**-63))
     return ops.where(keep, w, ops.where(tiny, scaled, branch))
 
 
