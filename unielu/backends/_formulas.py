@@ -40,9 +40,9 @@ class Ops:
 
     Attributes
     ----------
-    where, minimum, expm1, exp, isnan
-        As ``numpy.where`` and friends; ``where`` and ``minimum`` accept a
-        Python float for either value argument.
+    where, expm1, exp, isnan
+        As ``numpy.where`` and friends; ``where`` accepts a Python float for
+        either value argument.
     bits
         A float32/float64 array's bits, as a signed integer array of its width.
     from_bits
@@ -50,7 +50,6 @@ class Ops:
     """
 
     where: Callable[[Any, Any, Any], Any]
-    minimum: Callable[[Any, Any], Any]
     expm1: Callable[[Any], Any]
     exp: Callable[[Any], Any]
     isnan: Callable[[Any], Any]
@@ -71,9 +70,9 @@ def elu(w: Any, alpha: Any, ops: Ops, dtype: str) -> Any:
     # Sign bit clear: +0.0, positives (subnormals too), +inf and NaNs with a
     # clear sign are returned as they are.
     keep = bits >= 0
-    # minimum(w, -0.0) keeps -0.0 and clamps positives, so that expm1 cannot
-    # overflow. (Not differentiated: JAX's gradient of minimum at a tie is 0.5.)
-    branch = alpha * ops.expm1(ops.minimum(w, -0.0))
+    # Positives clamped so that expm1 cannot overflow; where(), not minimum(w, 0),
+    # keeps -0.0 (and XLA's NaN-propagating minimum costs more than a select).
+    branch = alpha * ops.expm1(ops.where(keep, 0.0, w))
     # A negative subnormal x, or -0.0: bits from the lowest integer up. There
     # expm1(x) == x, and |x| * 2**63 comes exactly from the bits, as a
     # difference of two normal numbers (Sterbenz); alpha * x rounds once. The

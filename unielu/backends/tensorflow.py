@@ -104,7 +104,6 @@ def _where(c: Any, a: Any, b: Any) -> tf.Tensor:
 
 OPS = _formulas.Ops(
     where=_where,
-    minimum=tf.minimum,
     expm1=tf.math.expm1,
     exp=tf.exp,
     isnan=tf.math.is_nan,
@@ -173,7 +172,7 @@ def _traced(func: str, array_alpha: bool, dtype: tf.DType, jit: bool) -> Any:
 # Calling a tf.function costs far more than tf.nn.elu on a small tensor. A
 # small tensor in host memory, with no tape that could want its gradient, is
 # computed by the NumPy backend instead: same contract, no device transfer.
-HOST_MAX = 1 << 18
+HOST_MAX = 1 << 17
 _host = {"elu": _numpy.elu, "elu_derivative": _numpy.elu_derivative}
 try:
     from tensorflow.python.eager.record import could_possibly_record as _recording
