@@ -10,14 +10,14 @@ Where it runs:
 
 * eager, small host tensor, number alpha, no tape: the NumPy backend (calling
   any ``tf.function`` costs more than the work);
-* eager, a shape seen before: one XLA-compiled kernel (TF's own ops would be a
-  dozen kernels, and its ``expm1`` is not vectorized);
-* eager, a shape seen for the first time: no compilation -- the NumPy backend
-  where that is allowed (host tensor, number alpha, no tape), else TF's ops;
-* inside a user's ``tf.function``: a call to the XLA-compiled function where
-  the shape is static (compiled once, as the user's function is traced once per
-  shape), TF's ops inline where it is not, or where the user's function is
-  compiled by XLA itself.
+* eager, a shape seen before: one XLA-compiled kernel (TF's own kernels would
+  be a dozen passes, and its ``expm1`` is not vectorized);
+* eager, a shape seen for the first time: nothing is compiled -- the NumPy
+  backend where that is allowed (host tensor, number alpha, no tape), else the
+  same function uncompiled, on TF's own kernels;
+* inside a user's ``tf.function``: a call to that function, XLA-compiled where
+  the shape is static (compiled once, as the user's function is traced once
+  per shape), uncompiled where it is not.
 
 Eager calls are placed on the input's device: TF's default placement would
 move a CPU tensor to GPU:0.
@@ -151,7 +151,7 @@ def _elu_array_alpha(x: tf.Tensor, a: tf.Tensor) -> tf.Tensor:
     return f(x, a)
 
 
-#: (function, alpha is a tensor) -> the ops, to run inline or to trace
+#: (function, alpha is a tensor) -> what is traced
 _BODIES: dict[tuple[str, bool], Callable[[tf.Tensor, Any], tf.Tensor]] = {
     ("elu", False): _elu,
     ("elu", True): _elu_array_alpha,
@@ -171,7 +171,8 @@ def _traced(func: str, array_alpha: bool, dtype: tf.DType, jit: bool) -> Any:
 
 # Calling a tf.function costs far more than tf.nn.elu on a small tensor. A
 # small tensor in host memory, with no tape that could want its gradient, is
-# computed by the NumPy backend instead: same contract, no device transfer.
+# computed by the NumPy backend instead (same contract, no device transfer),
+# up to about the size where the compiled call overtakes it.
 HOST_MAX = 1 << 17
 _host = {"elu": _numpy.elu, "elu_derivative": _numpy.elu_derivative}
 try:
