@@ -400,6 +400,54 @@ class TensorFlowBackend(Backend):
             ),
         }
 
+    def forward_mode(self, x: Any, alpha: float) -> dict[str, Any]:
+        """Tangent of elu at x along ones, by each forward-mode route: label -> tangent."""
+        tf = self.tf
+
+        def jvp(v: Any) -> Any:
+            with tf.autodiff.ForwardAccumulator(v, tf.ones_like(v)) as acc:
+                y = unielu.elu(v, alpha)
+            return acc.jvp(y)
+
+        unknown_shape = tf.function(jvp, input_signature=[tf.TensorSpec(None, x.dtype)])
+        return {
+            "ForwardAccumulator (eager)": jvp(x),
+            "ForwardAccumulator (eager, the shape again)": jvp(x),
+            "ForwardAccumulator in tf.function": tf.function(jvp)(x),
+            "ForwardAccumulator in tf.function, unknown shape": unknown_shape(x),
+            "ForwardAccumulator in tf.function(jit_compile=True)": tf.function(
+                jvp, jit_compile=True
+            )(x),
+        }
+
+    def alpha_gradients(self, x: Any, alpha: Any) -> dict[str, tuple[Any, Any]]:
+        """For an array alpha of this framework: (d sum(elu(x, alpha))/d alpha,
+        d sum(elu_derivative(x, alpha))/d alpha) by each route."""
+        tf = self.tf
+
+        def both(v: Any, a: Any) -> tuple[Any, Any]:
+            out = []
+            for func in (unielu.elu, unielu.elu_derivative):
+                with tf.GradientTape() as tape:
+                    tape.watch(a)
+                    y = tf.reduce_sum(func(v, a))
+                out.append(tape.gradient(y, a))
+            return out[0], out[1]
+
+        unknown_shape = tf.function(
+            both, input_signature=[tf.TensorSpec(None, x.dtype), tf.TensorSpec(None, alpha.dtype)]
+        )
+        return {
+            "GradientTape (eager)": both(x, alpha),
+            "GradientTape (eager, the shapes again)": both(x, alpha),
+            "GradientTape, tf.Variable alpha": both(x, tf.Variable(alpha)),
+            "GradientTape in tf.function": tf.function(both)(x, alpha),
+            "GradientTape in tf.function, unknown shapes": unknown_shape(x, alpha),
+            "GradientTape in tf.function(jit_compile=True)": tf.function(both, jit_compile=True)(
+                x, alpha
+            ),
+        }
+
 
 class JAXBackend(Backend):
     name = framework = "jax"
@@ -466,6 +514,45 @@ class JAXBackend(Backend):
         return {
             "jax.jit": jax.jit(lambda v: unielu.elu(v, alpha)),
             "jax.vmap": jax.vmap(lambda v: unielu.elu(v, alpha)),
+        }
+
+    def forward_mode(self, x: Any, alpha: float) -> dict[str, Any]:
+        """Tangent of elu at x along ones, by each forward-mode route: label -> tangent."""
+        jax = self.jax
+
+        def jvp(v: Any) -> Any:
+            return jax.jvp(lambda u: unielu.elu(u, alpha), (v,), (self.jnp.ones_like(v),))[1]
+
+        def linearized(v: Any) -> Any:
+            _, f = jax.linearize(lambda u: unielu.elu(u, alpha), v)
+            return f(self.jnp.ones_like(v))
+
+        return {
+            "jax.jvp": jvp(x),
+            "jax.jit(jax.jvp)": jax.jit(jvp)(x),
+            "jax.vmap(jax.jacfwd)": jax.vmap(jax.jacfwd(lambda u: unielu.elu(u, alpha)))(x),
+            "jax.linearize": linearized(x),
+        }
+
+    def alpha_gradients(self, x: Any, alpha: Any) -> dict[str, tuple[Any, Any]]:
+        """For an array alpha of this framework: (d sum(elu(x, alpha))/d alpha,
+        d sum(elu_derivative(x, alpha))/d alpha) by each route."""
+        jax = self.jax
+
+        def of(func: Callable[..., Any]) -> Callable[[Any, Any], Any]:
+            return lambda a, v: func(v, a).sum()
+
+        elu, derivative = of(unielu.elu), of(unielu.elu_derivative)
+        return {
+            "jax.grad": (jax.grad(elu)(alpha, x), jax.grad(derivative)(alpha, x)),
+            "jax.jit(jax.grad)": (
+                jax.jit(jax.grad(elu))(alpha, x),
+                jax.jit(jax.grad(derivative))(alpha, x),
+            ),
+            "jax.jacfwd (forward mode)": (
+                jax.jacfwd(elu)(alpha, x),
+                jax.jacfwd(derivative)(alpha, x),
+            ),
         }
 
 

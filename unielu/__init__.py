@@ -153,6 +153,14 @@ def elu_derivative(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None)
     return result
 
 
+# AutoGraph (inside a user's tf.function) calls a function carrying this
+# attribute as it is, unconverted -- the attribute that
+# tf.autograph.experimental.do_not_convert sets. Converting unielu's dispatch
+# would gain nothing and warns ("Unable to locate the source code of
+# _gcd_import") on the first trace.
+elu.autograph_info__ = elu_derivative.autograph_info__ = None  # type: ignore[attr-defined]
+
+
 def get_backend(x: Any, /) -> str:
     """Name of the backend that :func:`elu` would use for ``x``.
 

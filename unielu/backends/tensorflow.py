@@ -3,17 +3,35 @@
 ``tf.nn.elu`` computes ``exp(x) - 1`` (hundreds of ULP off near zero) and a
 gradient of ``y + 1`` (0 below about -17 in float32, 1 at 0), so this backend
 builds ELU from ``expm1`` with a custom gradient equal to
-:func:`elu_derivative`. Eager calls are placed on the input's device: TF's
-default placement would move a CPU tensor to GPU:0.
+:func:`elu_derivative`. ``alpha`` is passed as data (a tensor), never as a
+trace-time constant, so a new alpha costs no trace and no compilation.
+
+Where it runs:
+
+* eager, small host tensor, number alpha, no tape: the NumPy backend (calling
+  any ``tf.function`` costs more than the work);
+* eager, a shape seen before: one XLA-compiled kernel (TF's own kernels would
+  be a dozen passes, and its ``expm1`` is not vectorized);
+* eager, a shape seen for the first time: nothing is compiled -- the NumPy
+  backend where that is allowed (host tensor, number alpha, no tape), else the
+  same function uncompiled, on TF's own kernels;
+* inside a user's ``tf.function``: a call to that function, XLA-compiled where
+  the shape is static (compiled once, as the user's function is traced once
+  per shape), uncompiled where it is not.
+
+Eager calls are placed on the input's device: TF's default placement would
+move a CPU tensor to GPU:0.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
 
-from unielu._dispatch import dtype_error
+from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 from unielu.backends import _formulas
 from unielu.backends import numpy as _numpy
 
@@ -45,64 +63,118 @@ def _as_float(x: Any, func: str) -> tf.Tensor:
     raise dtype_error(func, x.dtype.name, "float32")
 
 
+def _compute_dtype(dtype: tf.DType) -> tf.DType:
+    """float16/bfloat16 are computed in float32 and rounded once."""
+    return tf.float32 if dtype in _HALF else dtype
+
+
+def _alpha_tensor(alpha: Any, dtype: tf.DType) -> tf.Tensor:
+    """alpha in the compute dtype (tf.cast would round a number through float32)."""
+    return tf.constant(alpha, dtype) if type(alpha) is float else tf.cast(alpha, dtype)
+
+
+def _array_alpha(alpha: Any, x: tf.Tensor, func: str) -> tf.Tensor:
+    """A tensor or variable alpha, checked (framework, dtype, shape) and read."""
+    if not isinstance(alpha, (tf.Tensor, tf.Variable)):
+        raise alpha_type_error(func, alpha, "a tf.Tensor or tf.Variable")
+    if not (alpha.dtype.is_floating or alpha.dtype.is_integer):
+        raise alpha_type_error(func, alpha, "a tf.Tensor or tf.Variable")
+    a, s = alpha.shape, x.shape
+    if a.rank is not None and s.rank is not None:  # else TF checks when it runs
+        # Unknown dimensions (inside tf.function) are taken to match.
+        dims = [d for d in a]
+        shape = [e for e in s]
+        for i in range(1, min(len(dims), len(shape)) + 1):
+            if dims[-i] is None:
+                dims[-i] = 1
+            elif shape[-i] is None:
+                shape[-i] = dims[-i]
+        check_alpha_shape([1 if d is None else d for d in dims], shape, func)
+    return tf.convert_to_tensor(alpha)  # reads a tf.Variable, on the tape
+
+
 def _widen(x: tf.Tensor) -> tf.Tensor:
     return tf.cast(x, tf.float32) if x.dtype in _HALF else x
 
 
-class _Ops:
-    @staticmethod
-    def where(c: Any, a: Any, b: Any) -> tf.Tensor:
-        like = b if isinstance(b, tf.Tensor) else a
-        return tf.where(c, tf.cast(a, like.dtype), tf.cast(b, like.dtype))
-
-    expm1, exp, isnan = (
-        staticmethod(tf.math.expm1),
-        staticmethod(tf.exp),
-        staticmethod(tf.math.is_nan),
-    )
-
-    @staticmethod
-    def bits(x: tf.Tensor) -> tf.Tensor:
-        return tf.bitcast(x, tf.int32 if x.dtype == tf.float32 else tf.int64)
-
-    @staticmethod
-    def from_bits(i: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
-        return tf.bitcast(i, like.dtype)
+def _where(c: Any, a: Any, b: Any) -> tf.Tensor:
+    like = b if isinstance(b, tf.Tensor) else a
+    return tf.where(c, tf.cast(a, like.dtype), tf.cast(b, like.dtype))
 
 
-def _forward(x: tf.Tensor, alpha: float) -> tf.Tensor:
-    w = _widen(x)  # float16/bfloat16: compute in float32, round once
-    return tf.cast(_formulas.elu(w, alpha, _Ops, w.dtype.name), x.dtype)
+OPS = _formulas.Ops(
+    where=_where,
+    expm1=tf.math.expm1,
+    exp=tf.exp,
+    isnan=tf.math.is_nan,
+    bits=lambda w: tf.bitcast(w, tf.int32 if w.dtype == tf.float32 else tf.int64),
+    from_bits=lambda i, like: tf.bitcast(i, like.dtype),
+)
 
 
-def _derivative(x: tf.Tensor, alpha: float) -> tf.Tensor:
+def _forward(x: tf.Tensor, a: Any) -> tf.Tensor:
     w = _widen(x)
-    return tf.cast(_formulas.derivative(w, alpha, _Ops, w.dtype.name), x.dtype)
+    return tf.cast(_formulas.elu(w, a, OPS, w.dtype.name), x.dtype)
 
 
-def _elu(x: tf.Tensor, alpha: float) -> tf.Tensor:
+def _derivative(x: tf.Tensor, a: Any) -> tf.Tensor:
+    # Differentiable ops throughout: its gradient (in x and in alpha) is autodiff's.
+    w = _widen(x)
+    return tf.cast(_formulas.derivative(w, a, OPS, w.dtype.name), x.dtype)
+
+
+def _elu(x: tf.Tensor, a: Any) -> tf.Tensor:
+    """elu with a number alpha (a constant): the gradient is for x alone."""
+
     @tf.custom_gradient
     def f(x: tf.Tensor) -> Any:
         # The gradient is made of differentiable ops: second derivatives follow.
-        return _forward(x, alpha), lambda dy: dy * _derivative(x, alpha)
+        return _forward(x, a), lambda dy: dy * _derivative(x, a)
 
     return f(x)
 
 
-# Eager calls run as one XLA-compiled function: the composite's dozen eager ops
-# would cost 4-8x tf.nn.elu. alpha is a trace-time constant (one trace per
-# dtype and alpha); XLA compiles once per shape. Inside a user's tf.function
-# the ops are inlined into their graph instead.
-_compiled = {
-    f: tf.function(f, jit_compile=True, reduce_retracing=True, autograph=False)
-    for f in (_elu, _derivative)
+def _elu_array_alpha(x: tf.Tensor, a: tf.Tensor) -> tf.Tensor:
+    """elu with a tensor alpha: the gradient is for x and for alpha."""
+
+    @tf.custom_gradient
+    def f(x: tf.Tensor, a: tf.Tensor) -> Any:
+        def grad(dy: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            w = _widen(x)
+            da = tf.cast(dy, w.dtype) * _formulas.elu_alpha(w, OPS)
+            # Summed over the dimensions alpha was broadcast along.
+            axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.shape(a), s1=tf.shape(da))
+            return dy * _derivative(x, a), tf.reshape(tf.reduce_sum(da, axes), tf.shape(a))
+
+        return _forward(x, a), grad
+
+    return f(x, a)
+
+
+#: (function, alpha is a tensor) -> what is traced
+_BODIES: dict[tuple[str, bool], Callable[[tf.Tensor, Any], tf.Tensor]] = {
+    ("elu", False): _elu,
+    ("elu", True): _elu_array_alpha,
+    ("elu_derivative", False): _derivative,
+    ("elu_derivative", True): _derivative,
 }
 
-# Calling a tf.function costs about 0.3 ms, 20x tf.nn.elu on a small tensor. A
+
+@functools.cache
+def _traced(func: str, array_alpha: bool, dtype: tf.DType, jit: bool) -> Any:
+    """The function traced once for any shape of x and alpha: one concrete function,
+    never retraced. With XLA, it is compiled once per shape when first run."""
+    spec = (tf.TensorSpec(None, dtype), tf.TensorSpec(None, _compute_dtype(dtype)))
+    body = _BODIES[func, array_alpha]
+    return tf.function(body, jit_compile=jit, autograph=False).get_concrete_function(*spec)
+
+
+# Calling a tf.function costs far more than tf.nn.elu on a small tensor. A
 # small tensor in host memory, with no tape that could want its gradient, is
-# computed by the NumPy backend instead: same contract, no device transfer.
-HOST_MAX = 1 << 16
-_host = {_elu: _numpy.elu, _derivative: _numpy.elu_derivative}
+# computed by the NumPy backend instead (same contract, no device transfer),
+# up to about the size where the compiled call overtakes it.
+HOST_MAX = 1 << 17
+_host = {"elu": _numpy.elu, "elu_derivative": _numpy.elu_derivative}
 try:
     from tensorflow.python.eager.record import could_possibly_record as _recording
 except ImportError:  # another TF layout: assume a tape, take the differentiable path
@@ -111,22 +183,60 @@ except ImportError:  # another TF layout: assume a tape, take the differentiable
         return True
 
 
-def _call(func: Any, x: Any, alpha: float, name: str) -> tf.Tensor:
-    x = _as_float(x, name)
+# Eager shapes seen once: compiled from their second call on, so that a stream
+# of distinct shapes never waits for XLA. Bounded; forgetting costs one uncompiled call.
+_SEEN: dict[tuple[Any, ...], None] = {}
+_SEEN_MAX = 4096
+
+
+def _first_sighting(key: tuple[Any, ...]) -> bool:
+    if key in _SEEN:
+        return False
+    if len(_SEEN) >= _SEEN_MAX:
+        _SEEN.clear()
+    _SEEN[key] = None
+    return True
+
+
+def _call(func: str, x: Any, alpha: Any) -> tf.Tensor:
+    x = _as_float(x, func)
+    array_alpha = type(alpha) is not float
+    if array_alpha:
+        alpha = _array_alpha(alpha, x, func)
     if not tf.executing_eagerly():
-        return func(x, alpha)
+        return _symbolic(func, x, alpha, array_alpha)
     with tf.device(x.device):  # TF's default placement would move a CPU tensor to GPU:0
-        if x.shape.num_elements() <= HOST_MAX and "CPU" in x.device and not _recording():
+        on_host = not array_alpha and "CPU" in x.device and not _recording()
+        if on_host and x.shape.num_elements() <= HOST_MAX:
             return tf.constant(_host[func](x.numpy(), alpha))
-        return _compiled[func](x, alpha)
+        a_shape = tuple(alpha.shape) if array_alpha else ()
+        fresh = _first_sighting((func, x.dtype, tuple(x.shape), a_shape, x.device))
+        if fresh and on_host:
+            return tf.constant(_host[func](x.numpy(), alpha))
+        a = _alpha_tensor(alpha, _compute_dtype(x.dtype))
+        # A first sighting runs TF's own kernels, uncompiled. (A traced function
+        # either way, not the ops one by one: under a ForwardAccumulator, eager
+        # ops would be differentiated one by one, ignoring the custom gradient.)
+        return _traced(func, array_alpha, x.dtype, not fresh)(x, a)
 
 
-def elu(x: Any, alpha: float) -> tf.Tensor:
-    return _call(_elu, x, alpha, "elu")
+def _symbolic(func: str, x: tf.Tensor, alpha: Any, array_alpha: bool) -> tf.Tensor:
+    """Inside a user's tf.function: a call to the traced function, XLA-compiled where
+    the shape is static (once, as the user's function is traced once per shape).
+    A call, not the ops inline: a ForwardAccumulator would differentiate inline
+    ops one by one, ignoring the custom gradient."""
+    a = _alpha_tensor(alpha, _compute_dtype(x.dtype))
+    y = _traced(func, array_alpha, x.dtype, x.shape.is_fully_defined())(x, a)
+    y.set_shape(x.shape)  # traced for any shape: give the user's graph its static shape
+    return y
 
 
-def elu_derivative(x: Any, alpha: float) -> tf.Tensor:
-    return _call(_derivative, x, alpha, "elu_derivative")
+def elu(x: Any, alpha: Any) -> tf.Tensor:
+    return _call("elu", x, alpha)
+
+
+def elu_derivative(x: Any, alpha: Any) -> tf.Tensor:
+    return _call("elu_derivative", x, alpha)
 
 
 def devices() -> list[str]:
