@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from unielu._dispatch import _CACHE, backend_module, check_alpha, check_out, registry
+from unielu._dispatch import _CACHE, backend_module, check_alpha, check_out, load_early, registry
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "elu", "elu_derivative", "get_backend", "installed_backends"]
@@ -212,3 +212,6 @@ def installed_backends() -> tuple[str, ...]:
     True
     """
     return tuple(spec.name for spec in registry() if spec.installed())
+
+
+load_early()  # e.g. PyTorch's backend, where torch is already imported (see its SPEC)

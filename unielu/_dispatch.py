@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -44,6 +45,12 @@ def backend_module(x: object, func: str) -> ModuleType:
         return _CACHE[type(x)]
     except KeyError:
         pass
+    # A subclass of a known type (torch.nn.Parameter, say) resolves like its
+    # base with dict lookups alone, which a tracer can follow.
+    for base in type(x).__mro__[1:]:
+        if base in _CACHE:
+            _CACHE[type(x)] = module = _CACHE[base]
+            return module
     for spec in registry():
         if spec.accepts(x):
             module = spec.load()
@@ -55,9 +62,16 @@ def backend_module(x: object, func: str) -> ModuleType:
     )
 
 
-def spec_of(module: ModuleType) -> Backend:
-    """The registry entry of a loaded backend module."""
-    return get_spec(module.SPEC["name"])
+def load_early() -> None:
+    """Load the backends that ask for it whose framework is already imported.
+
+    Imports no framework: only backends of frameworks already in ``sys.modules``.
+    """
+    for spec in registry():
+        if spec.load_early and spec.framework in sys.modules:
+            module = spec.load()
+            for array_type in spec.array_types():
+                _CACHE[array_type] = module
 
 
 def check_alpha(alpha: Any, func: str) -> Any:

@@ -29,7 +29,7 @@ from typing import Any
 #: What every backend module's ``SPEC`` may say; the defaults are for the keys it leaves out.
 _SPEC_KEYS = (
     "name", "framework", "requirement", "priority", "types", "description", "mutable",
-    "autodiff", "ulp", "flush_subnormals", "needs_gpu", "test_requirements", "test_env",
+    "autodiff", "ulp", "flush_subnormals", "needs_gpu", "load_early", "test_requirements", "test_env",
 )  # fmt: skip
 
 
@@ -63,6 +63,10 @@ class Backend:
         Its runtime may flush subnormal results to zero (allowed by the contract).
     needs_gpu : bool
         It cannot run without a CUDA device.
+    load_early : bool
+        Load it at ``import unielu`` when its framework is already imported,
+        so that a first call inside a tracer that cannot follow an import
+        (Dynamo, under ``torch.compile(fullgraph=True)``) finds it ready.
     test_requirements : tuple of str
         What its nox session installs (default: ``requirement``), each on its
         own so that a local CPU build of a framework is taken.
@@ -83,6 +87,7 @@ class Backend:
     ulp: int = 3
     flush_subnormals: bool = False
     needs_gpu: bool = False
+    load_early: bool = False
     test_requirements: tuple[str, ...] = ()
     test_env: tuple[dict[str, str], ...] = ({},)
     module: str = ""

@@ -61,6 +61,9 @@ SPEC = {
     "description": "a PyTorch tensor",
     "mutable": True,
     "autodiff": True,
+    # Dynamo cannot trace the import of this module: a first call inside
+    # torch.compile(fullgraph=True) would break the graph.
+    "load_early": True,
     # onnx*: the ONNX export test of the layer (tests/test_models.py)
     "test_requirements": ["torch", "onnx", "onnxscript", "onnxruntime"],
 }
@@ -143,17 +146,25 @@ _elu_op.register_autograd(_ELU.backward, setup_context=_ELU.setup_context)
 # F.elu's Python wrapper costs about 0.4 us, 15% of the whole call on a small
 # tensor; the binding it calls does the same work (and __torch_function__).
 _native_elu: Any = getattr(getattr(torch._C, "_nn", None), "elu", F.elu)
-# True only while Dynamo traces (torch.compile, strict torch.export); a plain
-# ``return False`` at run time, cheaper than is_compiling's TorchScript check.
-_is_dynamo = getattr(torch.compiler, "is_dynamo_compiling", torch.compiler.is_compiling)
-# torch.export's default (non-strict) tracing runs this module's Python without
-# Dynamo: the flag is what tells it apart, so that it records the custom op and
-# not aten.elu (whose gradient is computed from the output).
-_compiler = torch.compiler
+class _FlagsBefore25:
+    """torch.compiler before its module flags: the same answer through its function."""
+
+    @property
+    def _is_compiling_flag(self) -> bool:
+        return bool(torch.compiler.is_compiling())
+
+
+# torch.compiler._is_compiling_flag is True while torch.compile or torch.export
+# (strict or not) traces: one attribute read, cheaper than any function call.
+# Non-strict export runs this module's Python without Dynamo; the flag makes it
+# record the custom op, not aten.elu (whose gradient is computed from the output).
+_flags: Any = (
+    torch.compiler if hasattr(torch.compiler, "_is_compiling_flag") else _FlagsBefore25()
+)
 
 
 def _is_compiling() -> bool:
-    return bool(_is_dynamo() or getattr(_compiler, "_is_exporting_flag", False))
+    return bool(_flags._is_compiling_flag)
 
 
 def elu(
@@ -166,8 +177,7 @@ def elu(
         x.dtype in _KEPT
         and out is None
         and type(alpha) is float
-        and not _is_dynamo()
-        and not getattr(_compiler, "_is_exporting_flag", False)
+        and not _flags._is_compiling_flag
         and _fwad._current_level < 0
         and not (x.requires_grad and torch.is_grad_enabled())
     ):
