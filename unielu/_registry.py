@@ -29,7 +29,8 @@ from typing import Any
 #: What every backend module's ``SPEC`` may say; the defaults are for the keys it leaves out.
 _SPEC_KEYS = (
     "name", "framework", "requirement", "priority", "types", "description", "mutable",
-    "autodiff", "ulp", "flush_subnormals", "needs_gpu", "load_early", "test_requirements", "test_env",
+    "autodiff", "ulp", "flush_subnormals", "needs_gpu", "load_early", "test_requirements",
+    "test_env",
 )  # fmt: skip
 
 

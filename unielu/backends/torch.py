@@ -146,6 +146,8 @@ _elu_op.register_autograd(_ELU.backward, setup_context=_ELU.setup_context)
 # F.elu's Python wrapper costs about 0.4 us, 15% of the whole call on a small
 # tensor; the binding it calls does the same work (and __torch_function__).
 _native_elu: Any = getattr(getattr(torch._C, "_nn", None), "elu", F.elu)
+
+
 class _FlagsBefore25:
     """torch.compiler before its module flags: the same answer through its function."""
 
@@ -158,9 +160,7 @@ class _FlagsBefore25:
 # (strict or not) traces: one attribute read, cheaper than any function call.
 # Non-strict export runs this module's Python without Dynamo; the flag makes it
 # record the custom op, not aten.elu (whose gradient is computed from the output).
-_flags: Any = (
-    torch.compiler if hasattr(torch.compiler, "_is_compiling_flag") else _FlagsBefore25()
-)
+_flags: Any = torch.compiler if hasattr(torch.compiler, "_is_compiling_flag") else _FlagsBefore25()
 
 
 def _is_compiling() -> bool:
