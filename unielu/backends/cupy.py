@@ -35,35 +35,116 @@ SPEC = {
 }
 
 
-# T is the array dtype. CuPy binds type placeholders from array arguments
-# only, so a number alpha arrives as float64, an array alpha binds its own
-# placeholder A, and the compute type C is derived from T in C++: float32 for
-# half and single precision, float64 for double.
-_PREAMBLE = """
+# CuPy compiles every kernel with -ftz=true (it cannot be turned off): single
+# precision reads subnormal inputs as 0 and flushes subnormal results, which
+# the contract does not allow here. So float32 is tested from its bits, tiny
+# values are computed exactly in double (which -ftz leaves alone), and results
+# below FLT_MIN are rounded to float32 by hand. float16 is computed in float32
+# (where its subnormals are normal numbers) and float64 as it is.
+_PREAMBLE = r"""
 template <typename T> struct unielu_compute { typedef float type; };
 template <> struct unielu_compute<double> { typedef double type; };
-"""
-# The ternary never evaluates expm1/exp for x > 0 (no overflow); NaN takes
-# the second branch and stays NaN; -0.0 gives alpha * expm1(-0.0) = -0.0.
-_BODIES = {
-    "elu": "v > 0 ? v : a * expm1(v)",
-    "elu_derivative": "v > 0 ? (C)1 : a * exp(v)",
+
+__device__ __forceinline__ double unielu_exact(float x) {  // float32 -> double, subnormals too
+    const unsigned int b = __float_as_uint(x);
+    if ((b & 0x7f800000u) != 0u) return (double)x;
+    const double m = (double)(b & 0x007fffffu) * 0x1p-149;
+    return (b >> 31) ? -m : m;
 }
+
+__device__ __forceinline__ float unielu_round(double r) {  // double -> float32, subnormals too
+    const double m = fabs(r);
+    if (!(m < 0x1p-126)) return (float)r;
+    const unsigned int q = (unsigned int)rint(m * 0x1p149);
+    return __uint_as_float((signbit(r) ? 0x80000000u : 0u) | q);
+}
+
+// The ternary never evaluates expm1/exp for x > 0 (no overflow); NaN takes the
+// second branch and stays NaN; -0.0 gives alpha * expm1(-0.0) = -0.0.
+template <typename T, typename A>
+__device__ __forceinline__ T unielu_elu(T x, A alpha) {
+    typedef typename unielu_compute<T>::type C;
+    const C v = (C)x;
+    const C a = (C)alpha;
+    return (T)(v > 0 ? v : a * expm1(v));
+}
+
+template <typename A>
+__device__ __forceinline__ float unielu_elu(float x, A alpha) {
+    if (__float_as_int(x) > 0) return x;  // x > 0, positive subnormals included
+    const double a = (double)(float)alpha;
+    // |x| < 2**-60: expm1(x) is x to float32 precision, exact in double.
+    const bool tiny = (__float_as_uint(x) & 0x7fffffffu) < 0x21800000u;
+    return unielu_round(a * (tiny ? unielu_exact(x) : (double)expm1f(x)));
+}
+
+template <typename T, typename A>
+__device__ __forceinline__ T unielu_elu_derivative(T x, A alpha) {
+    typedef typename unielu_compute<T>::type C;
+    const C v = (C)x;
+    const C a = (C)alpha;
+    return (T)(v > 0 ? (C)1 : a * exp(v));
+}
+
+template <typename A>
+__device__ __forceinline__ float unielu_elu_derivative(float x, A alpha) {
+    if (__float_as_int(x) > 0) return 1.0f;
+    const double a = (double)(float)alpha;
+    // Below log(FLT_MIN), exp(x) alone would be subnormal: in double.
+    return unielu_round(a * (x < -87.0f ? exp((double)x) : (double)expf(x)));
+}
+"""
+
+# Contiguous arrays and a number alpha: each thread loads ILP elements before it
+# computes any, so enough loads are in flight to use the memory bandwidth (an
+# ElementwiseKernel has one per thread). A warp's k-th loads are consecutive.
+_ILP, _BLOCK = 8, 256
+_RAW = r"""
+extern "C" __global__ void unielu_FUNC_TYPE(
+    const TYPE* __restrict__ x, TYPE* __restrict__ y, const double alpha, const long long n) {
+    const long long base = (long long)blockIdx.x * blockDim.x * ILP + threadIdx.x;
+    TYPE v[ILP];
+#pragma unroll
+    for (int k = 0; k < ILP; ++k) {
+        const long long i = base + (long long)k * blockDim.x;
+        if (i < n) v[k] = x[i];
+    }
+#pragma unroll
+    for (int k = 0; k < ILP; ++k) {
+        const long long i = base + (long long)k * blockDim.x;
+        if (i < n) y[i] = unielu_FUNC(v[k], alpha);
+    }
+}
+"""
+_RAW_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+
+def _raw_kernel(func: str, ctype: str) -> Any:
+    body = _RAW.replace("FUNC", func).replace("TYPE", ctype).replace("ILP", str(_ILP))
+    return cp.RawKernel(_PREAMBLE + body, f"unielu_{func}_{ctype}")
 
 
 def _kernel(func: str, alpha_type: str, suffix: str) -> Any:
     return cp.ElementwiseKernel(
         f"T x, {alpha_type} alpha",
         "T y",
-        "typedef typename unielu_compute<T>::type C;"
-        f"const C v = (C)x; const C a = (C)alpha; y = (T)({_BODIES[func]});",
+        f"y = unielu_{func}(x, alpha);",
         f"unielu_{func}{suffix}",
         preamble=_PREAMBLE,
     )
 
 
 #: func -> (kernel for a number alpha, kernel for an array alpha)
-_KERNELS = {func: (_kernel(func, "float64", ""), _kernel(func, "A", "_alpha")) for func in _BODIES}
+_KERNELS = {
+    func: (_kernel(func, "float64", ""), _kernel(func, "A", "_alpha"))
+    for func in ("elu", "elu_derivative")
+}
+#: (func, dtype) -> the contiguous kernel for a number alpha
+_RAW_KERNELS = {
+    (func, dtype): _raw_kernel(func, ctype)
+    for func in ("elu", "elu_derivative")
+    for dtype, ctype in _RAW_TYPES.items()
+}
 
 
 def _launch(func: str, x: Any, alpha: Any, out: Any) -> Any:
@@ -73,15 +154,22 @@ def _launch(func: str, x: Any, alpha: Any, out: Any) -> Any:
             x = x.astype(cp.float64)
         elif x.dtype not in (np.float16, np.float32, np.float64):
             raise dtype_error(func, x.dtype, "float64")
+        if out is not None:
+            _check_out(out, x, source, func)
         if isinstance(alpha, float):
+            raw = _RAW_KERNELS.get((func, x.dtype))
+            if raw is not None and x.flags.c_contiguous:
+                y = cp.empty_like(x) if out is None else out
+                if y.flags.c_contiguous:
+                    if x.size:
+                        blocks = -(-x.size // (_BLOCK * _ILP))
+                        raw((blocks,), (_BLOCK,), (x, y, np.float64(alpha), np.int64(x.size)))
+                    return y
             kernel, alpha = _KERNELS[func][0], np.float64(alpha)
         else:
             _check_alpha(alpha, x, func)
             kernel = _KERNELS[func][1]
-        if out is None:
-            return kernel(x, alpha)
-        _check_out(out, x, source, func)
-        return kernel(x, alpha, out)
+        return kernel(x, alpha) if out is None else kernel(x, alpha, out)
 
 
 def elu(x: Any, alpha: Any, out: Any = None) -> Any:

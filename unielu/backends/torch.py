@@ -156,15 +156,17 @@ class _FlagsBefore25:
         return bool(torch.compiler.is_compiling())
 
 
-# torch.compiler._is_compiling_flag is True while torch.compile or torch.export
-# (strict or not) traces: one attribute read, cheaper than any function call.
-# Non-strict export runs this module's Python without Dynamo; the flag makes it
+# True while Dynamo traces (torch.compile, strict torch.export), in every
+# PyTorch version; a plain ``return False`` at run time.
+_is_dynamo = getattr(torch.compiler, "is_dynamo_compiling", torch.compiler.is_compiling)
+# Non-strict torch.export runs this module's Python without Dynamo: this flag
+# (set there since PyTorch 2.13, not yet while Dynamo traces in 2.11) makes it
 # record the custom op, not aten.elu (whose gradient is computed from the output).
 _flags: Any = torch.compiler if hasattr(torch.compiler, "_is_compiling_flag") else _FlagsBefore25()
 
 
 def _is_compiling() -> bool:
-    return bool(_flags._is_compiling_flag)
+    return bool(_is_dynamo() or _flags._is_compiling_flag)
 
 
 def elu(
@@ -177,6 +179,7 @@ def elu(
         x.dtype in _KEPT
         and out is None
         and type(alpha) is float
+        and not _is_dynamo()
         and not _flags._is_compiling_flag
         and _fwad._current_level < 0
         and not (x.requires_grad and torch.is_grad_enabled())
