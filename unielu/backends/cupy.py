@@ -72,10 +72,14 @@ __device__ __forceinline__ T unielu_elu(T x, A alpha) {
 template <typename A>
 __device__ __forceinline__ float unielu_elu(float x, A alpha) {
     if (__float_as_int(x) > 0) return x;  // x > 0, positive subnormals included
-    const double a = (double)(float)alpha;
+    const float a = (float)alpha;
     // |x| < 2**-60: expm1(x) is x to float32 precision, exact in double.
     const bool tiny = (__float_as_uint(x) & 0x7fffffffu) < 0x21800000u;
-    return unielu_round(a * (tiny ? unielu_exact(x) : (double)expm1f(x)));
+    if (!tiny) {
+        const float r = a * expm1f(x);
+        if (!(fabsf(r) < 0x1p-125f)) return r;  // a normal result (or NaN): as computed
+    }
+    return unielu_round((double)a * (tiny ? unielu_exact(x) : (double)expm1f(x)));
 }
 
 template <typename T, typename A>
@@ -88,10 +92,14 @@ __device__ __forceinline__ T unielu_elu_derivative(T x, A alpha) {
 
 template <typename A>
 __device__ __forceinline__ float unielu_elu_derivative(float x, A alpha) {
-    if (__float_as_int(x) > 0) return 1.0f;
-    const double a = (double)(float)alpha;
-    // Below log(FLT_MIN), exp(x) alone would be subnormal: in double.
-    return unielu_round(a * (x < -87.0f ? exp((double)x) : (double)expf(x)));
+    if (__float_as_int(x) > 0 && !isnan(x)) return 1.0f;  // positive NaN stays NaN
+    const float a = (float)alpha;
+    if (x >= -87.0f) {
+        const float r = a * expf(x);
+        if (!(fabsf(r) < 0x1p-125f)) return r;
+    }
+    // Below log(FLT_MIN) exp(x) alone would be subnormal; NaN too: in double.
+    return unielu_round((double)a * (x < -87.0f ? exp((double)x) : (double)expf(x)));
 }
 """
 
@@ -117,6 +125,31 @@ extern "C" __global__ void unielu_FUNC_TYPE(
 }
 """
 _RAW_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+# float32 arrays aligned to 16 bytes: 16-byte loads and stores, 4 elements each.
+_RAW4 = r"""
+extern "C" __global__ void unielu_FUNC_float4(
+    const float4* __restrict__ x, float4* __restrict__ y, const double alpha, const long long n) {
+    const long long base = (long long)blockIdx.x * blockDim.x * 2 + threadIdx.x;
+    float4 v[2];
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+        const long long i = base + (long long)k * blockDim.x;
+        if (i < n) v[k] = x[i];
+    }
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+        const long long i = base + (long long)k * blockDim.x;
+        if (i < n) {
+            float4 r;
+            r.x = unielu_FUNC(v[k].x, alpha);
+            r.y = unielu_FUNC(v[k].y, alpha);
+            r.z = unielu_FUNC(v[k].z, alpha);
+            r.w = unielu_FUNC(v[k].w, alpha);
+            y[i] = r;
+        }
+    }
+}
+"""
 
 
 def _raw_kernel(func: str, ctype: str) -> Any:
@@ -137,6 +170,10 @@ def _kernel(func: str, alpha_type: str, suffix: str) -> Any:
 #: func -> (kernel for a number alpha, kernel for an array alpha)
 _KERNELS = {
     func: (_kernel(func, "float64", ""), _kernel(func, "A", "_alpha"))
+    for func in ("elu", "elu_derivative")
+}
+_RAW4_KERNELS = {
+    func: cp.RawKernel(_PREAMBLE + _RAW4.replace("FUNC", func), f"unielu_{func}_float4")
     for func in ("elu", "elu_derivative")
 }
 #: (func, dtype) -> the contiguous kernel for a number alpha
@@ -161,15 +198,26 @@ def _launch(func: str, x: Any, alpha: Any, out: Any) -> Any:
             if raw is not None and x.flags.c_contiguous:
                 y = cp.empty_like(x) if out is None else out
                 if y.flags.c_contiguous:
-                    if x.size:
-                        blocks = -(-x.size // (_BLOCK * _ILP))
-                        raw((blocks,), (_BLOCK,), (x, y, np.float64(alpha), np.int64(x.size)))
+                    _run_raw(func, raw, x, y, np.float64(alpha))
                     return y
             kernel, alpha = _KERNELS[func][0], np.float64(alpha)
         else:
             _check_alpha(alpha, x, func)
             kernel = _KERNELS[func][1]
         return kernel(x, alpha) if out is None else kernel(x, alpha, out)
+
+
+def _run_raw(func: str, raw: Any, x: Any, y: Any, alpha: Any) -> None:
+    n, start = x.size, 0
+    if x.dtype == np.float32 and x.data.ptr % 16 == 0 and y.data.ptr % 16 == 0 and n >= 4:
+        n4 = n // 4
+        blocks = -(-n4 // (_BLOCK * 2))
+        _RAW4_KERNELS[func]((blocks,), (_BLOCK,), (x, y, alpha, np.int64(n4)))
+        start = 4 * n4
+    if n > start:  # what is left: all of it, or the last 1-3 float32 elements
+        xs, ys = x.reshape(-1)[start:], y.reshape(-1)[start:]
+        blocks = -(-(n - start) // (_BLOCK * _ILP))
+        raw((blocks,), (_BLOCK,), (xs, ys, alpha, np.int64(n - start)))
 
 
 def elu(x: Any, alpha: Any, out: Any = None) -> Any:
