@@ -85,11 +85,17 @@ def test_help_everywhere():
         assert out.returncode == 0 and "usage: unielu" in out.stdout
 
 
+def test_bench_refuses_a_backend_without_an_elu_of_its_own():
+    out = run("bench", "--backend", "array_api")
+    assert out.returncode == 2 and "no own ELU to compare against" in out.stderr
+
+
 def test_bench_quick_on_numpy(tmp_path):
     target = tmp_path / "bench.json"
     out = run("bench", "--backend", "numpy", "--json", str(target))
     assert out.returncode == 0, out.stderr
-    assert "plain formula" in out.stdout and "targets" in out.stdout
+    assert "plain formula" in out.stdout and "import unielu" in out.stdout
     data = json.loads(target.read_text())
     assert {r["size"] for r in data["rows"]} == {16, 10**5, 10**6}
+    assert {r["case"] for r in data["rows"]} >= {"numpy.plain", "numpy.copyto-out"}
     assert all(r["unielu_ns"] > 0 and r["ratio"] > 0 for r in data["rows"])
