@@ -190,7 +190,7 @@ def test_bad_arguments(ELU, kwargs, error, match):
         ELU(**kwargs)
 
 
-def test_imports_torch_only():
+def test_imports_torch_only(backend):
     code = (
         "import sys, unielu.layers; a = {'torch', 'tensorflow', 'jax', 'keras', 'flax'}; "
         "print(sorted(a & set(sys.modules))); import unielu.layers.torch; "

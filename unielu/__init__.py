@@ -29,9 +29,10 @@ def elu(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
     Parameters
     ----------
     x : array_like
-        A NumPy, PyTorch, TensorFlow, CuPy, JAX or Dask array, any array that
-        implements the Array API standard, or a Python/NumPy number or a list
-        or tuple of numbers (computed with NumPy).
+        An array of any backend in the registry (NumPy, PyTorch, TensorFlow,
+        CuPy, JAX, Dask, a Keras symbolic tensor, or any array that implements
+        the Array API standard), or a Python/NumPy number or a list or tuple
+        of numbers (computed with NumPy).
     alpha : float or array, default 1.0
         Value the function tends to for large negative ``x``, negated. A
         finite real number ``>= 0`` (0 gives ReLU), or an array of ``x``'s
@@ -172,8 +173,8 @@ def get_backend(x: Any, /) -> str:
     Returns
     -------
     str
-        One of ``"numpy"``, ``"torch"``, ``"tensorflow"``, ``"jax"``,
-        ``"cupy"``, ``"dask"`` or ``"array_api"`` (the generic Array API
+        The backend's name in the registry, which is also its module's in
+        ``unielu.backends`` (``"array_api"`` is the generic Array API
         implementation).
 
     Raises
