@@ -72,15 +72,6 @@ def test_integer_input_writes_float64(backend, cp, func):
     assert same_bits(out, getattr(unielu, func)(x, 1.5))
 
 
-@pytest.mark.parametrize("func", FUNCS)
-def test_disjoint_views_of_one_allocation_are_accepted(backend, cp, func):
-    base = backend.asarray(np.linspace(-3, 3, 16), "float32")
-    x, out = base[:8], base[8:]
-    expected = getattr(unielu, func)(x.copy(), 0.7)
-    getattr(unielu, func)(x, 0.7, out=out)
-    assert same_bits(out, expected)
-
-
 def _refusals(backend, cp):
     """label -> (x, out, expected error)."""
     x = backend.asarray([-1.0, 0.5, 2.0, -3.0], "float32")

@@ -158,6 +158,17 @@ def test_partial_overlap_raises_value_error(mutable, func, size):
         assert_untouched(backend, before, base)
 
 
+@pytest.mark.parametrize("func", FUNCS)
+def test_disjoint_views_of_one_allocation_are_accepted(mutable, func):
+    backend = mutable
+    base = backend.asarray(np.linspace(-3, 3, 16), "float32")
+    x, out = base[:8], base[8:]
+    copy = backend.asarray(backend.to_numpy(x), "float32")
+    expected = backend.to_numpy(getattr(unielu, func)(copy, 0.7))
+    assert getattr(unielu, func)(x, 0.7, out=out) is out
+    np.testing.assert_array_equal(backend.to_numpy(out), expected)
+
+
 # -- immutable backends ----------------------------------------------------------
 
 
