@@ -76,10 +76,12 @@ def _requirement(requirement: str) -> list[str]:
 
     A plain ``torch`` on a machine without a GPU pulls a CUDA build of several
     GB; a ``NAME-*+cpu`` wheel in pip's find-links is pinned instead, so that
-    pip takes it. ``UNIELU_TORCH`` (pip arguments) overrides torch's.
+    pip takes it. ``UNIELU_<NAME>`` (pip arguments) overrides one, e.g.
+    ``UNIELU_TORCH`` torch's and ``UNIELU_CUPY`` that of cupy-cuda12x.
     """
     name = re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0]
-    override = os.environ.get(f"UNIELU_{name.upper().replace('-', '_')}")
+    # UNIELU_TORCH, UNIELU_CUPY (for cupy-cuda12x), UNIELU_TENSORFLOW (tensorflow-cpu) ...
+    override = os.environ.get(f"UNIELU_{name.split('-')[0].upper()}")
     if override:
         return shlex.split(override)
     links = os.environ.get("PIP_FIND_LINKS", "")
