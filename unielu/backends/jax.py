@@ -34,8 +34,8 @@ SPEC = {
     "flush_subnormals": True,
     # ints promote to float32, then to float64 with x64 on: both are tested
     "test_env": [{}, {"JAX_ENABLE_X64": "1"}],
-    # flax, optax: the Flax NNX layer and its models
-    "test_requirements": ["jax", "flax", "optax"],
+    # flax, optax: the Flax NNX layer and its models; flatbuffers: jax.export's serialization
+    "test_requirements": ["jax", "flax", "optax", "flatbuffers"],
 }
 
 
