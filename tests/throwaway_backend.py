@@ -3,7 +3,8 @@ time reaches dispatch, installed_backends(), the report and the test matrix.
 
 ``Box`` wraps a NumPy array; the backend computes through unielu's NumPy backend.
 Loaded as a pytest plugin (``-p throwaway_backend``, with ``tests`` on the path),
-it registers itself and its adapter when imported.
+it registers itself and its adapter before the matrix is parametrized; merely
+imported, it registers nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from backends import ADAPTERS, Backend, _float64
 
 import unielu
@@ -82,6 +84,8 @@ class BoxAdapter(Backend):
         return {"cpu": (Box(values), lambda y: isinstance(y, Box))}
 
 
-if __name__ != "__main__":  # imported as a pytest plugin (-p): before the matrix is parametrized
+@pytest.hookimpl(tryfirst=True)  # before conftest.py reads the registry
+def pytest_configure(config: Any) -> None:
+    """As a pytest plugin (``-p throwaway_backend``): register the backend and its adapter."""
     register(spec_from_dict(SPEC, module="throwaway_backend"))
     ADAPTERS["box"] = BoxAdapter
