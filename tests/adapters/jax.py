@@ -1,0 +1,122 @@
+"""The jax backend's test adapter (see tests/backends.py for what each method does)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from backends import FLOATS, INTS, Backend
+from reference import numpy_dtype
+
+import unielu
+
+
+class JAXBackend(Backend):
+    name = framework = "jax"
+    native = True
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        import jax
+        import jax.numpy as jnp
+
+        self.jax, self.jnp = jax, jnp
+        x64 = jax.config.jax_enable_x64
+        self.dtypes = FLOATS if x64 else FLOATS[:3]
+        self.default_float = "float64" if x64 else "float32"
+        self.int_dtypes = INTS if x64 else tuple(d for d in INTS if d != "int64")
+
+    def asarray(self, values: Any, dtype: str) -> Any:
+        return self.jnp.asarray(np.asarray(values).astype(numpy_dtype(dtype)))
+
+    def is_native(self, y: Any) -> bool:
+        return isinstance(y, self.jax.Array)
+
+    def refused(self) -> dict[str, Any]:
+        return {"complex64": self.jnp.ones(2, dtype=self.jnp.complex64)}
+
+    def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
+        jax = self.jax
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        devices = jax.devices()
+        out = {}
+        for device in devices[:2]:
+            x = jax.device_put(values, device)
+            out[str(device)] = (x, lambda y, x=x: y.devices() == x.devices() and y.committed)
+        if len(devices) > 1:
+            mesh = Mesh(np.array(devices[:2]), ("i",))
+            sharded = jax.device_put(values, NamedSharding(mesh, PartitionSpec("i")))
+            out["sharded over two devices"] = (
+                sharded,
+                lambda y: y.sharding.is_equivalent_to(sharded.sharding, y.ndim),
+            )
+        return out
+
+    def native_elu(self, x: Any, alpha: float) -> Any:
+        return self.jax.nn.elu(x, alpha)
+
+    def gradients(self, x: Any, alpha: float) -> dict[str, tuple[Any, Any]]:
+        jax = self.jax
+        g = jax.grad(lambda v: unielu.elu(v, alpha))
+        return {
+            "vmap(grad)": (jax.vmap(g)(x), jax.vmap(jax.grad(g))(x)),
+            "jit(vmap(grad))": (jax.jit(jax.vmap(g))(x), jax.jit(jax.vmap(jax.grad(g)))(x)),
+            "jacfwd": (
+                jax.vmap(jax.jacfwd(lambda v: unielu.elu(v, alpha)))(x),
+                jax.vmap(jax.jacfwd(jax.jacfwd(lambda v: unielu.elu(v, alpha))))(x),
+            ),
+        }
+
+    def native_gradient(self, x: Any, alpha: float) -> Any:
+        return self.jax.vmap(self.jax.grad(lambda v: self.jax.nn.elu(v, alpha)))(x)
+
+    def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:
+        jax = self.jax
+        return {
+            "jax.jit": jax.jit(lambda v: unielu.elu(v, alpha)),
+            "jax.vmap": jax.vmap(lambda v: unielu.elu(v, alpha)),
+        }
+
+    def forward_mode(self, x: Any, alpha: float) -> dict[str, Any]:
+        """Tangent of elu at x along ones, by each forward-mode route: label -> tangent."""
+        jax = self.jax
+
+        def jvp(v: Any) -> Any:
+            return jax.jvp(lambda u: unielu.elu(u, alpha), (v,), (self.jnp.ones_like(v),))[1]
+
+        def linearized(v: Any) -> Any:
+            _, f = jax.linearize(lambda u: unielu.elu(u, alpha), v)
+            return f(self.jnp.ones_like(v))
+
+        return {
+            "jax.jvp": jvp(x),
+            "jax.jit(jax.jvp)": jax.jit(jvp)(x),
+            "jax.vmap(jax.jacfwd)": jax.vmap(jax.jacfwd(lambda u: unielu.elu(u, alpha)))(x),
+            "jax.linearize": linearized(x),
+        }
+
+    def alpha_gradients(self, x: Any, alpha: Any) -> dict[str, tuple[Any, Any]]:
+        """For an array alpha of this framework: (d sum(elu(x, alpha))/d alpha,
+        d sum(elu_derivative(x, alpha))/d alpha) by each route."""
+        jax = self.jax
+
+        def of(func: Callable[..., Any]) -> Callable[[Any, Any], Any]:
+            return lambda a, v: func(v, a).sum()
+
+        elu, derivative = of(unielu.elu), of(unielu.elu_derivative)
+        return {
+            "jax.grad": (jax.grad(elu)(alpha, x), jax.grad(derivative)(alpha, x)),
+            "jax.jit(jax.grad)": (
+                jax.jit(jax.grad(elu))(alpha, x),
+                jax.jit(jax.grad(derivative))(alpha, x),
+            ),
+            "jax.jacfwd (forward mode)": (
+                jax.jacfwd(elu)(alpha, x),
+                jax.jacfwd(derivative)(alpha, x),
+            ),
+        }
+
+
+ADAPTER = JAXBackend

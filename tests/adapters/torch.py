@@ -1,0 +1,154 @@
+"""The torch backend's test adapter (see tests/backends.py for what each method does)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from backends import Backend
+
+import unielu
+
+
+class TorchBackend(Backend):
+    name = framework = "torch"
+    native = True
+    default_float = "float32"  # torch.get_default_dtype()
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        import torch
+
+        self.torch = torch
+        self.device = options.get("device") or "cpu"
+
+    def asarray(self, values: Any, dtype: str) -> Any:
+        torch = self.torch
+        a = np.asarray(values)
+        via = a.astype(np.float32 if dtype == "bfloat16" else dtype)
+        return torch.from_numpy(via.copy(order="C")).to(self.device, getattr(torch, dtype))
+
+    def to_numpy(self, y: Any) -> np.ndarray:
+        y = y.detach().cpu()
+        if y.is_floating_point():
+            y = y.double()
+        return y.numpy()
+
+    def dtype_name(self, y: Any) -> str:
+        return str(y.dtype).removeprefix("torch.")
+
+    def is_native(self, y: Any) -> bool:
+        return isinstance(y, self.torch.Tensor)
+
+    def noncontiguous(self, x2d: Any) -> dict[str, Any]:
+        return {
+            "transposed": x2d.t(),
+            "every other row": x2d[::2],
+            "every third column": x2d[:, ::3],
+        }
+
+    def refused(self) -> dict[str, Any]:
+        torch = self.torch
+        return {
+            "complex64": torch.ones(2, dtype=torch.complex64, device=self.device),
+            "float8_e4m3fn": torch.zeros(2, device=self.device).to(torch.float8_e4m3fn),
+        }
+
+    def variants(self, values: np.ndarray) -> dict[str, Any]:
+        x = self.torch.from_numpy(values).to(self.device)
+        return {"nn.Parameter": self.torch.nn.Parameter(x.clone())}
+
+    def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
+        torch = self.torch
+        out = {}
+        for device in dict.fromkeys([self.device, "cpu", "meta"]):
+            x = torch.from_numpy(values).to(device)
+            out[device] = (x, lambda y, d=x.device: y.device == d)
+        if torch.cuda.device_count() > 1:
+            x = torch.from_numpy(values).to("cuda:1")
+            out["cuda:1 while cuda:0 is current"] = (x, lambda y: y.device == x.device)
+        return out
+
+    def native_elu(self, x: Any, alpha: float) -> Any:
+        return self.torch.nn.functional.elu(x, alpha)
+
+    def gradients(self, x: Any, alpha: float) -> dict[str, tuple[Any, Any]]:
+        torch = self.torch
+        x = x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(unielu.elu(x, alpha).sum(), x, create_graph=True)
+        (g2,) = torch.autograd.grad(g.sum(), x)
+        f = torch.func.grad(lambda v: unielu.elu(v, alpha))
+        func_g = torch.func.vmap(f)(x.detach())
+        func_g2 = torch.func.vmap(torch.func.grad(f))(x.detach())
+        return {"autograd": (g, g2), "torch.func.vmap(grad)": (func_g, func_g2)}
+
+    def native_gradient(self, x: Any, alpha: float) -> Any:
+        x = x.detach().requires_grad_(True)
+        (g,) = self.torch.autograd.grad(self.native_elu(x, alpha).sum(), x)
+        return g
+
+    def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:
+        torch = self.torch
+        torch._dynamo.reset()
+
+        def compiled_backward(v: Any) -> Any:
+            v = v.detach().requires_grad_(True)
+            y = torch.compile(lambda t: unielu.elu(t, alpha), fullgraph=True)(v)
+            return y
+
+        return {
+            "torch.compile(fullgraph=True)": torch.compile(
+                lambda v: unielu.elu(v, alpha), fullgraph=True
+            ),
+            "torch.compile(fullgraph=True) with grad": compiled_backward,
+            "torch.func.vmap": torch.func.vmap(lambda v: unielu.elu(v, alpha)),
+            "torch.compile(torch.func.vmap)": torch.compile(
+                torch.func.vmap(lambda v: unielu.elu(v, alpha)), fullgraph=True
+            ),
+            "torch.no_grad": torch.no_grad()(lambda v: unielu.elu(v, alpha)),
+        }
+
+    def forward_mode(self, x: Any, alpha: float) -> dict[str, Any]:
+        """Tangent of elu at x along ones, by each forward-mode route (label -> tangent array)."""
+        torch = self.torch
+        fwad = torch.autograd.forward_ad
+
+        def f(v: Any) -> Any:
+            return unielu.elu(v, alpha)
+
+        ones = torch.ones_like(x)
+        routes = {}
+        for requires_grad in (False, True):
+            v = x.detach().clone().requires_grad_(requires_grad)
+            label = " (requires_grad)" if requires_grad else ""
+            routes[f"torch.func.jvp{label}"] = torch.func.jvp(f, (v,), (ones,))[1].detach()
+            with fwad.dual_level():
+                y = f(fwad.make_dual(v, ones))
+                routes[f"forward_ad dual tensor{label}"] = fwad.unpack_dual(y).tangent.detach()
+        flat = x.detach().reshape(-1)
+        jacobian = torch.func.jacfwd(f)(flat)
+        routes["torch.func.jacfwd diagonal"] = jacobian.diagonal().reshape(x.shape)
+        return routes
+
+    def alpha_gradients(self, x: Any, alpha: Any) -> dict[str, tuple[Any, Any]]:
+        """For an array alpha of this framework: (d sum(elu(x, alpha)) / d alpha,
+        d sum(elu_derivative(x, alpha)) / d alpha) by each route (label -> pair)."""
+        torch = self.torch
+        x = x.detach()
+        funcs = (unielu.elu, unielu.elu_derivative)
+        backward = []
+        for func in funcs:
+            a = alpha.detach().clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(func(x, a).sum(), a)
+            backward.append(g)
+        func_grad = [
+            torch.func.grad(lambda a, func=func: func(x, a).sum())(alpha.detach()) for func in funcs
+        ]
+        return {
+            "autograd backward": (backward[0], backward[1]),
+            "torch.func.grad": (func_grad[0], func_grad[1]),
+        }
+
+
+ADAPTER = TorchBackend
