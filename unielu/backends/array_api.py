@@ -15,7 +15,7 @@ from array_api_compat import array_namespace
 
 from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 
-# Read by unielu._dispatch from this source, without importing the module: literals only.
+# Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
     "name": "array_api",
     "framework": "array_api_compat",

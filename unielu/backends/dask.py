@@ -22,7 +22,7 @@ from dask.array.utils import meta_from_array
 import unielu
 from unielu._dispatch import alpha_type_error, check_alpha_shape
 
-# Read by unielu._dispatch from this source, without importing the module: literals only.
+# Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
     "name": "dask",
     "framework": "dask",

@@ -21,7 +21,7 @@ from jax.custom_derivatives import SymbolicZero
 from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 from unielu.backends import _formulas
 
-# Read by unielu._dispatch from this source, without importing the module: literals only.
+# Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
     "name": "jax",
     "framework": "jax",

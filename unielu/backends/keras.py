@@ -26,7 +26,7 @@ import numpy as np
 from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 from unielu.layers import keras as _layers
 
-# Read by unielu._dispatch from this source, without importing the module: literals only.
+# Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
     "name": "keras",
     "framework": "keras",

@@ -35,7 +35,7 @@ from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 from unielu.backends import _formulas
 from unielu.backends import numpy as _numpy
 
-# Read by unielu._dispatch from this source, without importing the module: literals only.
+# Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
     "name": "tensorflow",
     "framework": "tensorflow",

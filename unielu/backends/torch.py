@@ -51,7 +51,7 @@ import torch.nn.functional as F
 
 from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 
-# Read by unielu._dispatch from this source, without importing the module: literals only.
+# Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
     "name": "torch",
     "framework": "torch",
