@@ -85,7 +85,7 @@ def _dtype_applies(request: pytest.FixtureRequest) -> None:
     for key, have in (("dtype", adapter.dtypes), ("int_dtype", adapter.int_dtypes)):
         wanted = params.params.get(key)
         if wanted is not None and wanted not in have:
-            pytest.skip(f"not applicable: {adapter.name} has no {wanted} here")
+            pytest.skip(reason=f"not applicable: {adapter.name} has no {wanted} here")
 
 
 def _not_applicable(item: pytest.Item, name: str) -> str | None:

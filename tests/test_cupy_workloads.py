@@ -192,7 +192,8 @@ def test_bad_array_alpha_is_refused(backend, cp, func, label):
 def second_gpu(cp):
     count = cp.cuda.runtime.getDeviceCount()
     if count < 2:
-        pytest.skip(f"needs two GPUs to put x, out and alpha on different ones; found {count}")
+        why = f"needs two GPUs to put x, out and alpha on different ones; found {count}"
+        pytest.skip(reason=why)
     return 1
 
 

@@ -224,9 +224,8 @@ def test_keras_training_matches_keras_elu(backend):
 @pytest.mark.only("keras", reason="TensorFlow SavedModel")
 def test_tensorflow_saved_model_with_gradient_after_reload(backend, tmp_path):
     if backend.keras_backend != "tensorflow":
-        pytest.skip(
-            "not applicable: a tf.saved_model of a Keras model needs the TensorFlow backend"
-        )
+        why = "not applicable: a tf.saved_model of a Keras model needs the TensorFlow backend"
+        pytest.skip(reason=why)
     import tensorflow as tf
 
     from unielu.layers.keras import ELU

@@ -30,7 +30,7 @@ SIZES = {
 @pytest.fixture
 def mutable(backend):
     if not get_spec(backend.name).mutable:
-        pytest.skip(f"not applicable: {backend.name} arrays are immutable, out= is refused")
+        pytest.skip(reason=f"not applicable: {backend.name} arrays are immutable, out= is refused")
     return backend
 
 
@@ -167,7 +167,7 @@ def test_disjoint_views_of_one_allocation_are_accepted(mutable, func):
 @pytest.mark.parametrize("func", FUNCS)
 def test_out_refused_where_arrays_are_immutable(backend, func):
     if get_spec(backend.name).mutable:
-        pytest.skip(f"not applicable: {backend.name} arrays are mutable, out= is accepted")
+        pytest.skip(reason=f"not applicable: {backend.name} arrays are mutable, out= is accepted")
     x = backend.asarray(values(16, "float32"), "float32")
     before = snapshot(backend, x)
     with pytest.raises(TypeError, match=r"argument 'out' must be None"):

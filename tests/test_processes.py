@@ -63,7 +63,7 @@ def threaded_parent(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
 def test_processes_started_after_the_threaded_path(threaded_parent: None, method: str) -> None:
     if method not in multiprocessing.get_all_start_methods():
-        pytest.skip(f"the start method {method!r} does not exist on this platform")
+        pytest.skip(reason=f"the start method {method!r} does not exist on this platform")
     seeds = [10, 11, 12, 13]
     with multiprocessing.get_context(method).Pool(2) as pool:
         # A child that inherited a dead pool would wait forever: get() times out instead.
