@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -43,29 +44,44 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def run(script: Path, *args: str, env: dict[str, str] | None = None) -> str:
+def run(
+    script: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = TIMEOUT,
+    grace: float = 5.0,
+) -> str:
     """The stdout of ``python script *args``; raises with its stderr if it fails or
-    runs past TIMEOUT, or if a process it started outlives it."""
+    runs past ``timeout`` seconds, or if a process it started outlives it by
+    ``grace`` seconds."""
     environ = {**os.environ, **(env or {})}
     # The worktree first, as pytest has it (nox sessions also have it installed).
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")]))
     environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ,
-        start_new_session=True, cwd=ROOT,
-    )  # fmt: skip
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
+    # Files, not pipes: a child left running would hold a pipe open, and reading it hang.
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), *args],
+            stdout=stdout, stderr=stderr, text=True, env=environ,
+            start_new_session=True, cwd=ROOT,
+        )  # fmt: skip
+        try:
+            proc.wait(timeout=timeout)
+            hung = False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            hung = True
+        stdout.seek(0)
+        stderr.seek(0)
+        out, err = stdout.read(), stderr.read()
+    if hung:
         raise AssertionError(
-            f"{script.name} {' '.join(args)} ran past {TIMEOUT} s and was killed\n"
+            f"{script.name} {' '.join(args)} ran past {timeout} s and was killed\n"
             f"stdout:\n{out}\nstderr:\n{err[-4000:]}"
-        ) from None
+        )
     # Children that the script did not wait for stay in its process group.
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + grace
     while _group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     if _group_alive(proc.pid):
