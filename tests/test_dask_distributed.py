@@ -49,20 +49,22 @@ def client():
         n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
         host="127.0.0.1", silence_logs=40, timeout=TIMEOUT,
     )  # fmt: skip
-    with distributed.Client(cluster, timeout=TIMEOUT) as c:
-        c.wait_for_workers(2, timeout=TIMEOUT)
-        yield c
-        # Its worker processes (a worker restarted after a kill included), and their helpers.
-        # (Not multiprocessing's resource tracker: one per Python process, until it exits.)
-        tracker = resource_tracker._resource_tracker._pid
-        started = [
-            p
-            for p in psutil.Process().children(recursive=True)
-            if p.pid not in before and p.pid != tracker
-        ]
-        workers = set(c.run(os.getpid).values())
-        assert len(workers) == 2 and workers <= {p.pid for p in started}, (workers, started)
-    cluster.close(timeout=TIMEOUT)
+    try:
+        with distributed.Client(cluster, timeout=TIMEOUT) as c:
+            c.wait_for_workers(2, timeout=TIMEOUT)
+            yield c
+            # Its worker processes (one restarted after a kill included) and their helpers;
+            # not multiprocessing's resource tracker (one per Python process, until it exits).
+            tracker = resource_tracker._resource_tracker._pid
+            started = [
+                p
+                for p in psutil.Process().children(recursive=True)
+                if p.pid not in before and p.pid != tracker
+            ]
+            workers = set(c.run(os.getpid).values())
+            assert len(workers) == 2 and workers <= {p.pid for p in started}, (workers, started)
+    finally:
+        cluster.close(timeout=TIMEOUT)
     # No process of the cluster outlives it.
     _, alive = psutil.wait_procs(started, timeout=10)
     described = [(p, p.cmdline()) for p in alive]
