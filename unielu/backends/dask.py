@@ -30,6 +30,8 @@ SPEC = {
     "priority": 10,
     "types": ["dask.array:Array"],
     "description": "a Dask array",
+    # distributed: the tests on a LocalCluster (tests/test_dask_distributed.py)
+    "test_requirements": ["dask[array]", "distributed"],
 }
 
 
