@@ -1,7 +1,10 @@
-"""What a test adapter is (``Backend``), and the adapters of tests/adapters/.
+"""What a test adapter is (``Adapter``), and the adapters of tests/adapters/.
 
-An adapter tells the conformance matrix how to make a backend's arrays, read
-results back, and reach its devices and autodiff. There is one module per
+An adapter tells the conformance matrix, the soak (benchmarks/soak.py) and the
+GPU check how to make a backend's arrays, read results back, and reach its
+devices and autodiff: outside its backend module, the only code that knows the
+framework. What the project promises of a backend (ULP bound, subnormal
+flushing, autodiff) comes from the registry (``self.spec``), not from here. There is one module per
 backend in tests/adapters/, found by name; only the adapter of the backend
 under test is instantiated, so only its framework is imported.
 """
@@ -27,11 +30,16 @@ def _float64(a: np.ndarray) -> np.ndarray:
     return a if a.dtype.kind in "biu" else a.astype(np.float64)
 
 
-class Backend:
+class Adapter:
+    """How tests and benchmarks reach one backend's framework; one subclass per backend."""
+
     name: ClassVar[str]
     #: Module that must import for this backend to be tested.
     framework: ClassVar[str]
+    #: The framework has an ELU of its own (``native_elu``) to cross-check against.
     native: ClassVar[bool] = False
+    #: Its results are the NumPy backend's, bit for bit (it computes with NumPy).
+    same_as_numpy: ClassVar[bool] = False
     dtypes: tuple[str, ...] = FLOATS
     int_dtypes: tuple[str, ...] = INTS
     default_float = "float64"
@@ -99,6 +107,21 @@ class Backend:
         """elu under each compilation or mapping transform."""
         raise NotImplementedError
 
+    def forward_mode(self, x: Any, alpha: float) -> dict[str, Any]:
+        """Tangent of elu at x along ones, by each forward-mode route: label -> tangent.
+
+        Only where the framework has forward-mode autodiff (tests/test_forward_mode.py).
+        """
+        raise NotImplementedError
+
+    def alpha_gradients(self, x: Any, alpha: Any) -> dict[str, tuple[Any, Any]]:
+        """For an array ``alpha`` of this framework, by each route: label ->
+        (d sum(elu(x, alpha)) / d alpha, d sum(elu_derivative(x, alpha)) / d alpha).
+
+        Only where the framework has autodiff (tests/test_alpha_gradients.py).
+        """
+        raise NotImplementedError
+
 
 def _readonly(a: np.ndarray) -> np.ndarray:
     a = a.copy()
@@ -106,14 +129,14 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _discover() -> dict[str, type[Backend]]:
+def _discover() -> dict[str, type[Adapter]]:
     """The adapters in tests/adapters/, one module per backend, each naming its ``ADAPTER``."""
-    found: dict[str, type[Backend]] = {}
+    found: dict[str, type[Adapter]] = {}
     for path in sorted(Path(__file__).with_name("adapters").glob("[!_]*.py")):
         adapter = importlib.import_module(f"adapters.{path.stem}").ADAPTER
         found[adapter.name] = adapter
     return found
 
 
-#: Backend name -> its adapter class. A test may add one (tests/throwaway_backend.py).
-ADAPTERS: dict[str, type[Backend]] = _discover()
+#: Adapter name -> its adapter class. A test may add one (tests/throwaway_backend.py).
+ADAPTERS: dict[str, type[Adapter]] = _discover()

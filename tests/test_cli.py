@@ -34,6 +34,20 @@ def test_info_json_reports_every_backend_and_agreement():
     assert report["max_ulp_disagreement"]["elu"] <= 5
 
 
+def test_info_on_a_machine_without_array_api_strict_says_only_true_things(monkeypatch, capsys):
+    """The generic Array API backend needs no framework of its own: without
+    array-api-strict (the library the report makes its sample with) it is
+    ready, not "installed, unusable"."""
+    monkeypatch.setitem(sys.modules, "array_api_strict", None)  # import fails, as when absent
+    assert main(["info"]) == 0
+    line = next(li for li in capsys.readouterr().out.splitlines() if li.startswith("array_api "))
+    assert "unusable" not in line and "No module named" not in line, line
+    assert "ready (needs no framework of its own)" in line, line
+    assert "array_api_strict is not installed" in line, line
+    assert main(["plot", "--backend", "array_api"]) == 2
+    assert "array_api_strict is not installed" in capsys.readouterr().err
+
+
 def test_info_is_the_default_and_readable(capsys):
     assert main([]) == 0
     text = capsys.readouterr().out

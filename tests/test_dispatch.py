@@ -95,7 +95,7 @@ def test_first_calls_from_many_threads():
 
 def test_dispatch_is_cached_per_type():
     unielu.elu(np.ones(2))
-    assert _dispatch._CACHE[np.ndarray].SPEC["name"] == "numpy"
+    assert _dispatch.spec_of(_dispatch._CACHE[np.ndarray]).name == "numpy"
 
 
 def test_version():

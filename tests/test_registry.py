@@ -16,7 +16,7 @@ from backends import ADAPTERS
 
 import unielu
 from unielu import cli
-from unielu._registry import Backend, get_spec, register, registry, spec_from_dict, unregister
+from unielu._registry import BackendSpec, get_spec, register, registry, spec_from_dict, unregister
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = [b.name for b in registry()]
@@ -53,6 +53,26 @@ def test_every_backend_has_a_nox_session():
     assert {f"tests({name})" for name in NAMES} <= sessions
 
 
+@pytest.mark.parametrize("name", ["numpy", "array_api"])
+def test_the_parsed_spec_is_the_modules_spec(name):
+    """The registry parses SPEC from the source; what it read is what the module says."""
+    spec = get_spec(name)
+    assert spec_from_dict(spec.load().SPEC, module=spec.module) == spec
+
+
+def test_out_and_get_backend_read_the_registry_not_the_module(box):
+    """A registered spec is the one source: the module's own SPEC is not consulted."""
+    import dataclasses
+
+    x = box.Box(np.array([-1.0]))
+    register(dataclasses.replace(get_spec("box"), name="renamed"))
+    unregister("box")
+    assert unielu.get_backend(x) == "renamed"
+    with pytest.raises(TypeError, match="'out' must be None for renamed arrays"):
+        unielu.elu(x, out=x)
+    unregister("renamed")
+
+
 def test_dispatch_order_is_the_registry_order():
     priorities = [b.priority for b in registry()]
     assert priorities == sorted(priorities)
@@ -71,7 +91,7 @@ def test_a_registered_backend_reaches_dispatch_and_installed_backends(box):
     assert isinstance(y, box.Box)
     np.testing.assert_array_equal(y.a, unielu.elu(x.a, 0.5))
     assert "box" in unielu.installed_backends()
-    assert isinstance(get_spec("box"), Backend)
+    assert isinstance(get_spec("box"), BackendSpec)
 
 
 def test_a_registered_backend_reaches_the_report(box, capsys):

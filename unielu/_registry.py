@@ -4,7 +4,10 @@ Each module in ``unielu/backends/`` is a backend. Near its top is ``SPEC``, a
 dict of literals saying what the project knows about it (its framework, the
 array types it takes, what to install, what it can do); this module reads
 those dicts from the source without importing the modules, so that ``import
-unielu`` and :func:`unielu.installed_backends` import no framework.
+unielu`` and :func:`unielu.installed_backends` import no framework. The parsed
+record, :class:`BackendSpec`, is the one copy the code reads at run time:
+nothing reads a loaded module's ``SPEC`` attribute (docs/adding-a-backend.rst
+says why).
 Everything that depends on the set of backends (dispatch order, the
 command-line report, the benchmarks, the nox sessions, the test
 parametrization) is derived from :func:`registry`; :func:`register` adds a
@@ -35,8 +38,12 @@ _SPEC_KEYS = (
 
 
 @dataclasses.dataclass(frozen=True)
-class Backend:
-    """What the project knows about one backend (its module's ``SPEC``).
+class BackendSpec:
+    """What the project knows about one backend: its module's ``SPEC``, parsed.
+
+    The one copy of a backend's facts that the code reads at run time
+    (dispatch, ``out=`` refusal, :func:`unielu.get_backend`, the report, the
+    benchmarks, the nox sessions, the tests, the generated tables).
 
     Attributes
     ----------
@@ -151,8 +158,8 @@ def _read_spec(path: Path) -> dict[str, Any]:
     return spec
 
 
-def spec_from_dict(spec: dict[str, Any], module: str = "") -> Backend:
-    """A :class:`Backend` from a ``SPEC`` dict, refusing keys it does not know."""
+def spec_from_dict(spec: dict[str, Any], module: str = "") -> BackendSpec:
+    """A :class:`BackendSpec` from a ``SPEC`` dict, refusing keys it does not know."""
     unknown = sorted(set(spec) - set(_SPEC_KEYS))
     if unknown:
         raise ValueError(f"backend SPEC has unknown keys {unknown}; known: {list(_SPEC_KEYS)}")
@@ -160,16 +167,16 @@ def spec_from_dict(spec: dict[str, Any], module: str = "") -> Backend:
     fields["types"] = tuple(fields["types"])
     fields["test_env"] = tuple(fields.get("test_env", ({},)))
     fields["test_requirements"] = tuple(fields.get("test_requirements", ()))
-    return Backend(**fields, module=module)
+    return BackendSpec(**fields, module=module)
 
 
-_REGISTERED: dict[str, Backend] = {}
+_REGISTERED: dict[str, BackendSpec] = {}
 #: Called when the registry changes (the dispatch cache clears itself).
 _ON_CHANGE: list[Callable[[], None]] = []
 
 
 @functools.cache
-def _builtin() -> tuple[Backend, ...]:
+def _builtin() -> tuple[BackendSpec, ...]:
     folder = Path(__file__).with_name("backends")
     found = []
     for path in sorted(folder.glob("[!_]*.py")):
@@ -180,13 +187,13 @@ def _builtin() -> tuple[Backend, ...]:
     return tuple(found)
 
 
-def registry() -> tuple[Backend, ...]:
+def registry() -> tuple[BackendSpec, ...]:
     """Every backend, in the order :func:`unielu.get_backend` tries them."""
     specs = {b.name: b for b in _builtin()} | _REGISTERED
     return tuple(sorted(specs.values(), key=lambda b: (b.priority, b.name)))
 
 
-def get_spec(name: str) -> Backend:
+def get_spec(name: str) -> BackendSpec:
     """The registry entry of backend ``name``."""
     for spec in registry():
         if spec.name == name:
@@ -194,7 +201,20 @@ def get_spec(name: str) -> Backend:
     raise KeyError(f"no backend named {name!r}; known: {[b.name for b in registry()]}")
 
 
-def register(spec: Backend) -> Backend:
+#: Implementation module name -> its entry; filled on demand, emptied when the registry changes.
+_BY_MODULE: dict[str, BackendSpec] = {}
+
+
+def spec_of(module: ModuleType) -> BackendSpec:
+    """The registry entry of a loaded implementation module."""
+    try:
+        return _BY_MODULE[module.__name__]
+    except KeyError:
+        _BY_MODULE.update({spec.module: spec for spec in registry()})
+        return _BY_MODULE[module.__name__]
+
+
+def register(spec: BackendSpec) -> BackendSpec:
     """Add (or replace) a backend at run time; returns it.
 
     Its ``module`` must define ``elu(x, alpha)`` and ``elu_derivative(x,
@@ -202,6 +222,7 @@ def register(spec: Backend) -> Backend:
     ``from_numpy(a)`` and ``to_numpy(y)`` for the report, benchmarks and tests.
     """
     _REGISTERED[spec.name] = spec
+    _BY_MODULE.clear()
     for hook in _ON_CHANGE:
         hook()
     return spec
@@ -210,5 +231,6 @@ def register(spec: Backend) -> Backend:
 def unregister(name: str) -> None:
     """Remove a backend added with :func:`register`."""
     _REGISTERED.pop(name, None)
+    _BY_MODULE.clear()
     for hook in _ON_CHANGE:
         hook()

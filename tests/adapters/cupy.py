@@ -1,4 +1,4 @@
-"""The cupy backend's test adapter (see tests/backends.py for what each method does)."""
+"""The cupy backend's test adapter (tests/backends.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from backends import Backend, _float64
+from backends import Adapter, _float64
 
 
-class CuPyBackend(Backend):
+class CuPyAdapter(Adapter):
     name = framework = "cupy"
     native = False
 
@@ -57,4 +57,4 @@ class CuPyBackend(Backend):
         return out
 
 
-ADAPTER = CuPyBackend
+ADAPTER = CuPyAdapter

@@ -1,4 +1,4 @@
-"""The jax backend's test adapter (see tests/backends.py for what each method does)."""
+"""The jax backend's test adapter (tests/backends.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from backends import FLOATS, INTS, Backend
+from backends import FLOATS, INTS, Adapter
 from reference import numpy_dtype
 
 import unielu
 
 
-class JAXBackend(Backend):
+class JAXAdapter(Adapter):
     name = framework = "jax"
     native = True
 
@@ -119,4 +119,4 @@ class JAXBackend(Backend):
         }
 
 
-ADAPTER = JAXBackend
+ADAPTER = JAXAdapter

@@ -1,4 +1,4 @@
-"""The tensorflow backend's test adapter (see tests/backends.py for what each method does)."""
+"""The tensorflow backend's test adapter (tests/backends.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from backends import Backend
+from backends import Adapter
 
 import unielu
 
 
-class TensorFlowBackend(Backend):
+class TensorFlowAdapter(Adapter):
     name = framework = "tensorflow"
     native = True
     default_float = "float32"
@@ -178,4 +178,4 @@ class TensorFlowBackend(Backend):
         }
 
 
-ADAPTER = TensorFlowBackend
+ADAPTER = TensorFlowAdapter

@@ -1,4 +1,4 @@
-"""The torch backend's test adapter (see tests/backends.py for what each method does)."""
+"""The torch backend's test adapter (tests/backends.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from backends import Backend
+from backends import Adapter
 
 import unielu
 
 
-class TorchBackend(Backend):
+class TorchAdapter(Adapter):
     name = framework = "torch"
     native = True
     default_float = "float32"  # torch.get_default_dtype()
@@ -151,4 +151,4 @@ class TorchBackend(Backend):
         }
 
 
-ADAPTER = TorchBackend
+ADAPTER = TorchAdapter
