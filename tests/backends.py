@@ -66,6 +66,13 @@ class Adapter:
     def asarray(self, values: Any, dtype: str) -> Any:
         raise NotImplementedError
 
+    def empty(self, shape: tuple[int, ...], dtype: str) -> Any:
+        """A new writable array for ``out=`` (used where the registry says ``mutable``)."""
+        return self.asarray(np.zeros(shape), dtype)
+
+    def quiet(self) -> None:
+        """Silence the framework's own logging for a long run (the soak's mixed shapes)."""
+
     def to_numpy(self, y: Any) -> np.ndarray:
         """float64 (or the integer/bool dtype) NumPy copy of a result."""
         return _float64(np.asarray(y))

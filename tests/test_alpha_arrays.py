@@ -206,8 +206,7 @@ def test_numpy_alpha_array_with_out(backend, func):
 @pytest.mark.parametrize("source", ["dask", "numpy"])
 @pytest.mark.parametrize("func", FUNCS)
 def test_dask_alpha_array_stays_lazy_and_keeps_chunks(backend, func, source):
-    import dask
-    import dask.array as da
+    dask, da = backend.dask, backend.da
 
     def refuse_to_compute(*args, **kwargs):
         raise AssertionError("something was computed")

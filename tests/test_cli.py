@@ -74,8 +74,8 @@ def test_plot_writes_the_figure(tmp_path, suffix, capsys):
         (["plot", "-o", "elu.gif"], "must end in .png, .svg or .pdf"),
     ],
 )
-def test_plot_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message):
-    os.chdir(tmp_path)
+def test_plot_errors_exit_2_with_a_clear_message(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)  # restored after: later tests run `python -m unielu` here
     assert main(args) == 2
     assert message in capsys.readouterr().err
 

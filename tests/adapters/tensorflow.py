@@ -32,6 +32,10 @@ class TensorFlowAdapter(Adapter):
 
         self.tf = tf
 
+    def quiet(self) -> None:
+        # Mixed shapes retrace tf.functions; its warnings would bury the soak's report.
+        self.tf.get_logger().setLevel("ERROR")
+
     def asarray(self, values: Any, dtype: str) -> Any:
         tf = self.tf
         a = np.asarray(values)
