@@ -176,3 +176,28 @@ def test_only_the_framework_places_import_a_framework():
     importing = {f for f in files if FRAMEWORK_IMPORT.search((ROOT / f).read_text())}
     outside = {f for f in importing if not _framework_place(f)}
     assert outside == IMPORTS_A_FRAMEWORK_ALLOWED
+
+
+def test_the_generated_tables_are_up_to_date():
+    """README.md and the docs hold the registry's tables as it renders them now."""
+    from unielu import _tables
+
+    assert _tables.stale(ROOT) == [], "stale: run python -m unielu._tables"
+
+
+def test_a_registered_backend_reaches_the_generated_tables(box):
+    from unielu import _tables
+
+    table = _tables.GENERATED["backends"].render("markdown")
+    assert "| `box` | `throwaway_backend.Box` | no | no | 3 | kept | not checked |" in table
+    readme = (ROOT / "README.md").read_text()
+    assert _tables.update(readme, "markdown") != readme  # the README would need a rewrite
+
+
+def test_a_generated_block_is_rewritten_at_its_indentation():
+    from unielu import _tables
+
+    text = "  .. begin generated: backends\n  stale\n  .. end generated: backends\n"
+    new = _tables.update(text, "rst")
+    assert "stale" not in new and "  .. list-table::\n" in new and "     * - ``numpy``" in new
+    assert _tables.update(new, "rst") == new

@@ -29,13 +29,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-#: What every backend module's ``SPEC`` may say; the defaults are for the keys it leaves out.
-_SPEC_KEYS = (
-    "name", "framework", "requirement", "priority", "types", "description", "mutable",
-    "autodiff", "ulp", "flush_subnormals", "needs_gpu", "load_early", "test_requirements",
-    "test_env",
-)  # fmt: skip
-
 
 @dataclasses.dataclass(frozen=True)
 class BackendSpec:
@@ -69,6 +62,9 @@ class BackendSpec:
         The contract's accuracy bound for it, in units in the last place.
     flush_subnormals : bool
         Its runtime may flush subnormal results to zero (allowed by the contract).
+    gpu : bool
+        It runs on CUDA devices where its framework does, which the GPU check
+        (``nox -s gpu``) covers; implied by ``needs_gpu``.
     needs_gpu : bool
         It cannot run without a CUDA device.
     load_early : bool
@@ -94,6 +90,7 @@ class BackendSpec:
     autodiff: bool = False
     ulp: int = 3
     flush_subnormals: bool = False
+    gpu: bool = False
     needs_gpu: bool = False
     load_early: bool = False
     test_requirements: tuple[str, ...] = ()
@@ -103,6 +100,8 @@ class BackendSpec:
     def __post_init__(self) -> None:
         if not self.test_requirements:
             object.__setattr__(self, "test_requirements", (self.requirement,))
+        if self.needs_gpu:
+            object.__setattr__(self, "gpu", True)
         if not self.module:
             object.__setattr__(self, "module", f"unielu.backends.{self.name}")
 
@@ -156,6 +155,10 @@ def _read_spec(path: Path) -> dict[str, Any]:
         raise LookupError(f"{path} has no SPEC = {{...}} of literals, closed by a '}}' line")
     spec: dict[str, Any] = ast.literal_eval(text[start + len("\nSPEC = ") : end + 2])
     return spec
+
+
+#: What a backend module's ``SPEC`` may say: every field but ``module``.
+_SPEC_KEYS = tuple(f.name for f in dataclasses.fields(BackendSpec) if f.name != "module")
 
 
 def spec_from_dict(spec: dict[str, Any], module: str = "") -> BackendSpec:
