@@ -1,4 +1,4 @@
-"""``alpha`` as an array (CONTRACT.md, "alpha"), on the backend(s) under test.
+"""``alpha`` as an array (docs/contract.rst, "alpha"), on the backend(s) under test.
 
 An array of ``x``'s framework (for Dask also a NumPy array), 0-d or
 broadcastable to ``x``'s shape without changing it: each element is computed

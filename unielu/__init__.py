@@ -1,5 +1,6 @@
 """ELU and its derivative for any array: NumPy, PyTorch, TensorFlow, CuPy, JAX,
-Dask, or any Array API array, computed on the array's own device.
+Dask, Keras (symbolic tensors), or any Array API array, computed on the
+array's own device.
 
 ``import unielu`` imports NumPy and nothing heavier: a framework's backend is
 loaded the first time an array of that framework is passed in.
