@@ -70,6 +70,16 @@ class Adapter:
         """A new writable array for ``out=`` (used where the registry says ``mutable``)."""
         return self.asarray(np.zeros(shape), dtype)
 
+    def copy(self, x: Any) -> Any:
+        """A copy of ``x`` on its device (the GPU check's bandwidth yardstick)."""
+        raise NotImplementedError
+
+    def synchronize(self, y: Any) -> None:
+        """Wait until ``y`` is computed (the framework may return before it is)."""
+
+    def free(self) -> None:
+        """Give cached device memory back (after the GPU check's large arrays)."""
+
     def quiet(self) -> None:
         """Silence the framework's own logging for a long run (the soak's mixed shapes)."""
 

@@ -12,6 +12,8 @@ import pytest
 from unielu._registry import registry
 from unielu.cli import main
 
+pytestmark = pytest.mark.framework_free
+
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

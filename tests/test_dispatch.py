@@ -12,6 +12,8 @@ import pytest
 import unielu
 from unielu import _dispatch
 
+pytestmark = pytest.mark.framework_free
+
 FRAMEWORKS = ("torch", "tensorflow", "jax", "jaxlib", "cupy", "dask", "ml_dtypes")
 
 

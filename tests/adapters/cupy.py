@@ -37,6 +37,15 @@ class CuPyAdapter(Adapter):
     def asarray(self, values: Any, dtype: str) -> Any:
         return self.cp.asarray(np.asarray(values).astype(dtype))
 
+    def copy(self, x: Any) -> Any:
+        return x.copy()
+
+    def synchronize(self, y: Any) -> None:
+        y.device.synchronize()
+
+    def free(self) -> None:
+        self.cp.get_default_memory_pool().free_all_blocks()
+
     def to_numpy(self, y: Any) -> np.ndarray:
         return _float64(self.cp.asnumpy(y))
 

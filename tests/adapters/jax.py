@@ -30,6 +30,12 @@ class JAXAdapter(Adapter):
     def asarray(self, values: Any, dtype: str) -> Any:
         return self.jnp.asarray(np.asarray(values).astype(numpy_dtype(dtype)))
 
+    def copy(self, x: Any) -> Any:
+        return x.copy()
+
+    def synchronize(self, y: Any) -> None:
+        y.block_until_ready()
+
     def is_native(self, y: Any) -> bool:
         return isinstance(y, self.jax.Array)
 

@@ -29,6 +29,13 @@ class TorchAdapter(Adapter):
         via = a.astype(np.float32 if dtype == "bfloat16" else dtype)
         return torch.from_numpy(via.copy(order="C")).to(self.device, getattr(torch, dtype))
 
+    def copy(self, x: Any) -> Any:
+        return x.clone()
+
+    def synchronize(self, y: Any) -> None:
+        if y.device.type == "cuda":
+            self.torch.cuda.synchronize(y.device)
+
     def to_numpy(self, y: Any) -> np.ndarray:
         y = y.detach().cpu()
         if y.is_floating_point():
