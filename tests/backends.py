@@ -38,6 +38,9 @@ class Adapter:
     framework: ClassVar[str]
     #: The framework has an ELU of its own (``native_elu``) to cross-check against.
     native: ClassVar[bool] = False
+    #: The framework's name and its own ELU's, in words (the docs' differences table).
+    title: ClassVar[str] = ""
+    native_name: ClassVar[str] = ""
     #: Its results are the NumPy backend's, bit for bit (it computes with NumPy).
     same_as_numpy: ClassVar[bool] = False
     dtypes: tuple[str, ...] = FLOATS
@@ -118,6 +121,15 @@ class Adapter:
         raise NotImplementedError
 
     def native_gradient(self, x: Any, alpha: float) -> Any:
+        raise NotImplementedError
+
+    def native_variants(self) -> dict[str, Callable[[Any], Any]]:
+        """The framework's own ELU (alpha 1) under its transforms, by label (differences table)."""
+        return {}
+
+    def derivatives(self, func: Callable[[Any], Any], x: Any) -> tuple[Any, Any]:
+        """First and second derivative of the elementwise ``func`` at each element of
+        ``x``, by the framework's autodiff (the differences table: its ELU and unielu's)."""
         raise NotImplementedError
 
     def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:

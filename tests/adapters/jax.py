@@ -15,6 +15,7 @@ import unielu
 class JAXAdapter(Adapter):
     name = framework = "jax"
     native = True
+    title, native_name = "JAX", "jax.nn.elu"
 
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)
@@ -77,6 +78,11 @@ class JAXAdapter(Adapter):
 
     def native_gradient(self, x: Any, alpha: float) -> Any:
         return self.jax.vmap(self.jax.grad(lambda v: self.jax.nn.elu(v, alpha)))(x)
+
+    def derivatives(self, func: Callable[[Any], Any], x: Any) -> tuple[Any, Any]:
+        jax = self.jax
+        g = jax.grad(func)
+        return jax.vmap(g)(x), jax.vmap(jax.grad(g))(x)
 
     def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:
         jax = self.jax

@@ -14,6 +14,7 @@ import unielu
 class TensorFlowAdapter(Adapter):
     name = framework = "tensorflow"
     native = True
+    title, native_name = "TensorFlow", "tf.nn.elu"
     default_float = "float32"
 
     @classmethod
@@ -45,9 +46,10 @@ class TensorFlowAdapter(Adapter):
             return tf.constant(a.astype(dtype))
 
     def to_numpy(self, y: Any) -> np.ndarray:
-        if y.dtype.is_floating:
-            y = self.tf.cast(y, self.tf.float64)
-        return y.numpy()
+        # Widened by NumPy: TF's own cast to float64 flushes subnormals to zero,
+        # which would hide the values under test.
+        a = np.asarray(y.numpy())
+        return a.astype(np.float64) if y.dtype.is_floating else a
 
     def dtype_name(self, y: Any) -> str:
         return str(y.dtype.name)
@@ -83,6 +85,8 @@ class TensorFlowAdapter(Adapter):
         return out
 
     def native_elu(self, x: Any, alpha: float) -> Any:
+        if alpha == 1.0:  # tf.nn.elu itself (the product below would flush subnormals)
+            return self.tf.nn.elu(x)
         return self.tf.where(x > 0, x, alpha * self.tf.nn.elu(x))
 
     def past_host_path(self, func: Callable[..., Any], v: Any, alpha: float) -> Any:
@@ -117,6 +121,16 @@ class TensorFlowAdapter(Adapter):
             tape.watch(x)
             y = self.native_elu(x, alpha)
         return tape.gradient(y, x)
+
+    def derivatives(self, func: Callable[[Any], Any], x: Any) -> tuple[Any, Any]:
+        tf = self.tf
+        with tf.GradientTape() as outer:
+            outer.watch(x)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                y = func(x)
+            g = inner.gradient(y, x)
+        return g, outer.gradient(g, x)
 
     def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:
         tf = self.tf

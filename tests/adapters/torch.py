@@ -14,6 +14,7 @@ import unielu
 class TorchAdapter(Adapter):
     name = framework = "torch"
     native = True
+    title, native_name = "PyTorch", "F.elu"
     default_float = "float32"  # torch.get_default_dtype()
 
     def __init__(self, options: dict[str, Any]) -> None:
@@ -94,6 +95,16 @@ class TorchAdapter(Adapter):
         x = x.detach().requires_grad_(True)
         (g,) = self.torch.autograd.grad(self.native_elu(x, alpha).sum(), x)
         return g
+
+    def native_variants(self) -> dict[str, Callable[[Any], Any]]:
+        return {"F.elu under torch.compile": self.torch.compile(self.torch.nn.functional.elu)}
+
+    def derivatives(self, func: Callable[[Any], Any], x: Any) -> tuple[Any, Any]:
+        torch = self.torch
+        t = x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(func(t).sum(), t, create_graph=True)
+        (g2,) = torch.autograd.grad(g.sum(), t)
+        return g.detach(), g2
 
     def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:
         torch = self.torch
