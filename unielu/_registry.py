@@ -222,7 +222,7 @@ def register(spec: BackendSpec) -> BackendSpec:
 
     Its ``module`` must define ``elu(x, alpha)`` and ``elu_derivative(x,
     alpha)`` (with ``out=None`` too if ``mutable``), and ``devices()``,
-    ``from_numpy(a)`` and ``to_numpy(y)`` for the report, benchmarks and tests.
+    ``from_numpy(a)`` and ``to_numpy(y)`` for the report and ``unielu plot``.
     """
     _REGISTERED[spec.name] = spec
     _BY_MODULE.clear()
