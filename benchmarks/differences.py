@@ -1,25 +1,29 @@
 """Measure where the frameworks' own ELU differs from the contract, next to unielu.
 
 Writes benchmarks/differences.json, which the docs render as a table. Run by
-``nox -s bench``; uses the conformance matrix's mpmath reference.
+``nox -s bench``; uses the conformance matrix's mpmath reference, and reaches
+each framework through its test adapter (``tests/adapters/<name>.py``): every
+backend of the registry whose framework has an ELU of its own and is installed.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+from backends import ADAPTERS, Adapter
 from reference import grid, ulp_errors
 
 import unielu
+from unielu._registry import registry
 
 X = grid("float32").astype(np.float32)
 POINTS = np.array([-1e-30, -20.0, 0.0, np.nan], dtype=np.float32)
@@ -48,6 +52,30 @@ def measure(label: str, elu: Any, grads: Any = None) -> dict[str, Any]:
     return {k: ("nan" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
 
 
+def _rows(adapter: Adapter) -> list[dict[str, Any]]:
+    """The framework's own ELU (and its variants) and unielu on its arrays."""
+
+    def values(func: Callable[[Any], Any]) -> Callable[[np.ndarray], Any]:
+        return lambda x: adapter.to_numpy(func(adapter.asarray(x, "float32")))
+
+    def grads(func: Callable[[Any], Any]) -> Callable[[np.ndarray], Any]:
+        def both(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            g, g2 = adapter.derivatives(func, adapter.asarray(x, "float32"))
+            return adapter.to_numpy(g), adapter.to_numpy(g2)
+
+        return both
+
+    def native(x: Any) -> Any:
+        return adapter.native_elu(x, 1.0)
+
+    title = adapter.title
+    rows = [measure(f"{title} {adapter.native_name}", values(native), grads(native))]
+    for label, variant in adapter.native_variants().items():
+        rows.append(measure(f"{title} {label}", values(variant)))
+    rows.append(measure(f"unielu on {title}", values(unielu.elu), grads(unielu.elu)))
+    return rows
+
+
 def main() -> None:
     rows = [
         measure(
@@ -56,85 +84,11 @@ def main() -> None:
         ),
         measure("unielu on NumPy", unielu.elu),
     ]
-    if importlib.util.find_spec("torch"):
-        import torch
-
-        def torch_grads(f: Any) -> Any:
-            def grads(x: np.ndarray) -> Any:
-                t = torch.from_numpy(x.copy()).requires_grad_(True)
-                (g,) = torch.autograd.grad(f(t).sum(), t, create_graph=True)
-                (g2,) = torch.autograd.grad(g.sum(), t)
-                return g.detach().numpy(), g2.numpy()
-
-            return grads
-
-        native = torch.nn.functional.elu
-        rows.append(
-            measure(
-                "PyTorch F.elu", lambda x: native(torch.from_numpy(x)).numpy(), torch_grads(native)
-            )
-        )
-        compiled = torch.compile(native)
-        rows.append(
-            measure(
-                "PyTorch F.elu under torch.compile", lambda x: compiled(torch.from_numpy(x)).numpy()
-            )
-        )
-        rows.append(
-            measure(
-                "unielu on PyTorch",
-                lambda x: unielu.elu(torch.from_numpy(x)).numpy(),
-                torch_grads(unielu.elu),
-            )
-        )
-    if importlib.util.find_spec("tensorflow"):
-        import tensorflow as tf
-
-        def tf_grads(f: Any) -> Any:
-            def grads(x: np.ndarray) -> Any:
-                t = tf.constant(x)
-                with tf.GradientTape() as outer:
-                    outer.watch(t)
-                    with tf.GradientTape() as inner:
-                        inner.watch(t)
-                        y = f(t)
-                    g = inner.gradient(y, t)
-                return g.numpy(), outer.gradient(g, t).numpy()
-
-            return grads
-
-        rows.append(
-            measure("TensorFlow tf.nn.elu", lambda x: tf.nn.elu(x).numpy(), tf_grads(tf.nn.elu))
-        )
-        rows.append(
-            measure(
-                "unielu on TensorFlow",
-                lambda x: unielu.elu(tf.constant(x)).numpy(),
-                tf_grads(unielu.elu),
-            )
-        )
-    if importlib.util.find_spec("jax"):
-        import jax
-        import jax.numpy as jnp
-
-        def jax_grads(f: Any) -> Any:
-            g = jax.grad(f)
-            return lambda x: (jax.vmap(g)(jnp.asarray(x)), jax.vmap(jax.grad(g))(jnp.asarray(x)))
-
-        rows.append(
-            measure(
-                "JAX jax.nn.elu",
-                lambda x: np.asarray(jax.nn.elu(jnp.asarray(x))),
-                jax_grads(jax.nn.elu),
-            )
-        )
-        rows.append(
-            measure(
-                "unielu on JAX",
-                lambda x: np.asarray(unielu.elu(jnp.asarray(x))),
-                jax_grads(unielu.elu),
-            )
-        )
+    for spec in registry():
+        cls = ADAPTERS.get(spec.name)
+        if cls is not None and cls.native and spec.installed() and cls.available():
+            cls.configure()
+            rows += _rows(cls({}))
     out = Path(__file__).parent / "differences.json"
     out.write_text(json.dumps({"dtype": "float32", "alpha": 1.0, "rows": rows}, indent=2) + "\n")
     for row in rows:

@@ -1,7 +1,10 @@
-"""What a test adapter is (``Backend``), and the adapters of tests/adapters/.
+"""What a test adapter is (``Adapter``), and the adapters of tests/adapters/.
 
-An adapter tells the conformance matrix how to make a backend's arrays, read
-results back, and reach its devices and autodiff. There is one module per
+An adapter tells the conformance matrix, the soak (benchmarks/soak.py) and the
+GPU check how to make a backend's arrays, read results back, and reach its
+devices and autodiff: outside its backend module, the only code that knows the
+framework. What the project promises of a backend (ULP bound, subnormal
+flushing, autodiff) comes from the registry (``self.spec``), not from here. There is one module per
 backend in tests/adapters/, found by name; only the adapter of the backend
 under test is instantiated, so only its framework is imported.
 """
@@ -27,11 +30,19 @@ def _float64(a: np.ndarray) -> np.ndarray:
     return a if a.dtype.kind in "biu" else a.astype(np.float64)
 
 
-class Backend:
+class Adapter:
+    """How tests and benchmarks reach one backend's framework; one subclass per backend."""
+
     name: ClassVar[str]
     #: Module that must import for this backend to be tested.
     framework: ClassVar[str]
+    #: The framework has an ELU of its own (``native_elu``) to cross-check against.
     native: ClassVar[bool] = False
+    #: The framework's name and its own ELU's, in words (the docs' differences table).
+    title: ClassVar[str] = ""
+    native_name: ClassVar[str] = ""
+    #: Its results are the NumPy backend's, bit for bit (it computes with NumPy).
+    same_as_numpy: ClassVar[bool] = False
     dtypes: tuple[str, ...] = FLOATS
     int_dtypes: tuple[str, ...] = INTS
     default_float = "float64"
@@ -57,6 +68,23 @@ class Backend:
     # -- arrays --------------------------------------------------------------
     def asarray(self, values: Any, dtype: str) -> Any:
         raise NotImplementedError
+
+    def empty(self, shape: tuple[int, ...], dtype: str) -> Any:
+        """A new writable array for ``out=`` (used where the registry says ``mutable``)."""
+        return self.asarray(np.zeros(shape), dtype)
+
+    def copy(self, x: Any) -> Any:
+        """A copy of ``x`` on its device (the GPU check's bandwidth yardstick)."""
+        raise NotImplementedError
+
+    def synchronize(self, y: Any) -> None:
+        """Wait until ``y`` is computed (the framework may return before it is)."""
+
+    def free(self) -> None:
+        """Give cached device memory back (after the GPU check's large arrays)."""
+
+    def quiet(self) -> None:
+        """Silence the framework's own logging for a long run (the soak's mixed shapes)."""
 
     def to_numpy(self, y: Any) -> np.ndarray:
         """float64 (or the integer/bool dtype) NumPy copy of a result."""
@@ -95,8 +123,32 @@ class Backend:
     def native_gradient(self, x: Any, alpha: float) -> Any:
         raise NotImplementedError
 
+    def native_variants(self) -> dict[str, Callable[[Any], Any]]:
+        """The framework's own ELU (alpha 1) under its transforms, by label (differences table)."""
+        return {}
+
+    def derivatives(self, func: Callable[[Any], Any], x: Any) -> tuple[Any, Any]:
+        """First and second derivative of the elementwise ``func`` at each element of
+        ``x``, by the framework's autodiff (the differences table: its ELU and unielu's)."""
+        raise NotImplementedError
+
     def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:
         """elu under each compilation or mapping transform."""
+        raise NotImplementedError
+
+    def forward_mode(self, x: Any, alpha: float) -> dict[str, Any]:
+        """Tangent of elu at x along ones, by each forward-mode route: label -> tangent.
+
+        Only where the framework has forward-mode autodiff (tests/test_forward_mode.py).
+        """
+        raise NotImplementedError
+
+    def alpha_gradients(self, x: Any, alpha: Any) -> dict[str, tuple[Any, Any]]:
+        """For an array ``alpha`` of this framework, by each route: label ->
+        (d sum(elu(x, alpha)) / d alpha, d sum(elu_derivative(x, alpha)) / d alpha).
+
+        Only where the framework has autodiff (tests/test_alpha_gradients.py).
+        """
         raise NotImplementedError
 
 
@@ -106,14 +158,14 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _discover() -> dict[str, type[Backend]]:
+def _discover() -> dict[str, type[Adapter]]:
     """The adapters in tests/adapters/, one module per backend, each naming its ``ADAPTER``."""
-    found: dict[str, type[Backend]] = {}
+    found: dict[str, type[Adapter]] = {}
     for path in sorted(Path(__file__).with_name("adapters").glob("[!_]*.py")):
         adapter = importlib.import_module(f"adapters.{path.stem}").ADAPTER
         found[adapter.name] = adapter
     return found
 
 
-#: Backend name -> its adapter class. A test may add one (tests/throwaway_backend.py).
-ADAPTERS: dict[str, type[Backend]] = _discover()
+#: Adapter name -> its adapter class. A test may add one (tests/throwaway_backend.py).
+ADAPTERS: dict[str, type[Adapter]] = _discover()

@@ -1,4 +1,4 @@
-"""``alpha`` as an array (CONTRACT.md, "alpha"), on the backend(s) under test.
+"""``alpha`` as an array (docs/contract.rst, "alpha"), on the backend(s) under test.
 
 An array of ``x``'s framework (for Dask also a NumPy array), 0-d or
 broadcastable to ``x``'s shape without changing it: each element is computed
@@ -206,8 +206,7 @@ def test_numpy_alpha_array_with_out(backend, func):
 @pytest.mark.parametrize("source", ["dask", "numpy"])
 @pytest.mark.parametrize("func", FUNCS)
 def test_dask_alpha_array_stays_lazy_and_keeps_chunks(backend, func, source):
-    import dask
-    import dask.array as da
+    dask, da = backend.dask, backend.da
 
     def refuse_to_compute(*args, **kwargs):
         raise AssertionError("something was computed")

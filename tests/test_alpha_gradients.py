@@ -1,4 +1,4 @@
-"""An array alpha is differentiable (CONTRACT.md, alpha): d elu / d alpha is
+"""An array alpha is differentiable (docs/contract.rst, "alpha"): d elu / d alpha is
 expm1(x) for x <= 0 and 0 for x > 0, d elu_derivative / d alpha is exp(x) for
 x <= 0 and 0 for x > 0, summed over the dimensions alpha was broadcast along."""
 

@@ -12,6 +12,8 @@ import pytest
 from unielu._registry import registry
 from unielu.cli import main
 
+pytestmark = pytest.mark.framework_free
+
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -32,6 +34,20 @@ def test_info_json_reports_every_backend_and_agreement():
     for row in report["backends"]:
         assert row.get("usable") or row["why"], row
     assert report["max_ulp_disagreement"]["elu"] <= 5
+
+
+def test_info_on_a_machine_without_array_api_strict_says_only_true_things(monkeypatch, capsys):
+    """The generic Array API backend needs no framework of its own: without
+    array-api-strict (the library the report makes its sample with) it is
+    ready, not "installed, unusable"."""
+    monkeypatch.setitem(sys.modules, "array_api_strict", None)  # import fails, as when absent
+    assert main(["info"]) == 0
+    line = next(li for li in capsys.readouterr().out.splitlines() if li.startswith("array_api "))
+    assert "unusable" not in line and "No module named" not in line, line
+    assert "ready (needs no framework of its own)" in line, line
+    assert "array_api_strict is not installed" in line, line
+    assert main(["plot", "--backend", "array_api"]) == 2
+    assert "array_api_strict is not installed" in capsys.readouterr().err
 
 
 def test_info_is_the_default_and_readable(capsys):
@@ -60,8 +76,8 @@ def test_plot_writes_the_figure(tmp_path, suffix, capsys):
         (["plot", "-o", "elu.gif"], "must end in .png, .svg or .pdf"),
     ],
 )
-def test_plot_errors_exit_2_with_a_clear_message(tmp_path, capsys, args, message):
-    os.chdir(tmp_path)
+def test_plot_errors_exit_2_with_a_clear_message(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)  # restored after: later tests run `python -m unielu` here
     assert main(args) == 2
     assert message in capsys.readouterr().err
 

@@ -1,4 +1,4 @@
-"""The conformance matrix: every line of shared/CONTRACT.md, on the backend(s)
+"""The conformance matrix: every line of docs/contract.rst, on the backend(s)
 under test, through the one ``backend`` fixture (see conftest.py)."""
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ import pytest
 import unielu
 from unielu import _dispatch
 
+pytestmark = pytest.mark.framework_free
+
 FRAMEWORKS = ("torch", "tensorflow", "jax", "jaxlib", "cupy", "dask", "ml_dtypes")
 
 
@@ -95,7 +97,7 @@ def test_first_calls_from_many_threads():
 
 def test_dispatch_is_cached_per_type():
     unielu.elu(np.ones(2))
-    assert _dispatch._CACHE[np.ndarray].SPEC["name"] == "numpy"
+    assert _dispatch.spec_of(_dispatch._CACHE[np.ndarray]).name == "numpy"
 
 
 def test_version():
@@ -120,3 +122,29 @@ def test_thread_count_from_the_environment(monkeypatch):
 def test_alpha_reaches_backends_as_a_python_float(alpha):
     checked = _dispatch.check_alpha(alpha, "elu")
     assert type(checked) is float and checked == float(alpha)
+
+
+def test_the_errors_quoted_in_getting_started_are_the_real_ones():
+    """docs/getting-started.rst's examples (its ``>>>`` lines) run as a doctest."""
+    import doctest
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "getting-started.rst"
+    result = doctest.testfile(
+        str(page), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE
+    )
+    assert result.attempted >= 3 and result.failed == 0, result
+
+
+def test_the_readme_code_fits_the_formatter_line():
+    """ruff formats the README's code blocks too: a line longer than its line-length
+    would come back split (``get_backend(\\n    x\\n)``); written to fit, it stays as written."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    pyproject = (root / "pyproject.toml").read_text()  # no tomllib on Python 3.10
+    limit = int(re.search(r"^line-length = (\d+)", pyproject, re.MULTILINE).group(1))
+    blocks = re.findall(r"```python\n(.*?)```", (root / "README.md").read_text(), re.DOTALL)
+    long = [line for block in blocks for line in block.splitlines() if len(line) > limit]
+    assert blocks and not long, long

@@ -1,4 +1,4 @@
-"""Forward-mode autodiff (CONTRACT.md, Gradients): the tangent of elu along ones,
+"""Forward-mode autodiff (docs/contract.rst, "Gradients"): the tangent of elu along ones,
 by every forward-mode route of the backend, equals elu_derivative."""
 
 from __future__ import annotations

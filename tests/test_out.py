@@ -1,4 +1,4 @@
-"""``out=`` (CONTRACT.md, "out"), on the backend(s) under test.
+"""``out=`` (docs/contract.rst, "out"), on the backend(s) under test.
 
 Where arrays are mutable (the registry's ``mutable``) the result is written
 into ``out``, which is returned, with the same values as without it, ``x``

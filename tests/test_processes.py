@@ -1,5 +1,6 @@
-"""Processes and threads (CONTRACT.md): the NumPy backend's thread pools are safe
-when many threads make their first large call at once, and in processes started
+"""Processes and threads (docs/contract.rst, "Processes and threads"): the NumPy
+backend's thread pools are safe when many threads make their first large call
+at once, and in processes started
 after the parent used them (multiprocessing with fork, forkserver or spawn;
 PyTorch DataLoader workers): no hang, same values.
 

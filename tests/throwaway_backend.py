@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from backends import ADAPTERS, Backend, _float64
+from backends import ADAPTERS, Adapter, _float64
 
 import unielu
 from unielu._registry import register, spec_from_dict
@@ -33,7 +33,7 @@ class Box:
         return Box(self.a[key])
 
 
-# As in unielu/backends/<name>.py: a literal SPEC (register() takes it as a Backend).
+# As in unielu/backends/<name>.py: a literal SPEC (register() takes it as a BackendSpec).
 SPEC = {
     "name": "box",
     "framework": "throwaway_backend",
@@ -64,9 +64,10 @@ def to_numpy(y: Box) -> np.ndarray:
     return y.a
 
 
-class BoxAdapter(Backend):
+class BoxAdapter(Adapter):
     name = "box"
     framework = "throwaway_backend"
+    same_as_numpy = True
 
     def asarray(self, values: Any, dtype: str) -> Any:
         return Box(ADAPTERS["numpy"].asarray(self, values, dtype))  # type: ignore[arg-type]

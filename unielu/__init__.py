@@ -1,5 +1,6 @@
 """ELU and its derivative for any array: NumPy, PyTorch, TensorFlow, CuPy, JAX,
-Dask, or any Array API array, computed on the array's own device.
+Dask, Keras (symbolic tensors), or any Array API array, computed on the
+array's own device.
 
 ``import unielu`` imports NumPy and nothing heavier: a framework's backend is
 loaded the first time an array of that framework is passed in.
@@ -9,7 +10,15 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from unielu._dispatch import _CACHE, backend_module, check_alpha, check_out, load_early, registry
+from unielu._dispatch import (
+    _CACHE,
+    backend_module,
+    check_alpha,
+    check_out,
+    load_early,
+    registry,
+    spec_of,
+)
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "elu", "elu_derivative", "get_backend", "installed_backends"]
@@ -191,8 +200,7 @@ def get_backend(x: Any, /) -> str:
     >>> unielu.get_backend([1.0, 2.0])
     'numpy'
     """
-    name: str = backend_module(x, "get_backend").SPEC["name"]
-    return name
+    return spec_of(backend_module(x, "get_backend")).name
 
 
 def installed_backends() -> tuple[str, ...]:

@@ -17,12 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from unielu._registry import _ON_CHANGE, Backend, get_spec, register, registry, unregister
+from unielu._registry import (
+    _ON_CHANGE,
+    BackendSpec,
+    get_spec,
+    register,
+    registry,
+    spec_of,
+    unregister,
+)
 
 __all__ = [
-    "Backend", "alpha_type_error", "backend_module", "check_alpha", "check_alpha_shape",
+    "BackendSpec", "alpha_type_error", "backend_module", "check_alpha", "check_alpha_shape",
     "check_out", "dtype_error", "get_spec",
-    "register", "registry", "unregister",
+    "register", "registry", "spec_of", "unregister",
 ]  # fmt: skip
 
 
@@ -130,10 +138,11 @@ def alpha_type_error(func: str, alpha: Any, accepted: str) -> TypeError:
 
 def check_out(module: ModuleType, out: Any, func: str) -> None:
     """Refuse ``out=`` for a backend whose arrays cannot be written."""
-    if not module.SPEC.get("mutable", False):
+    spec = spec_of(module)
+    if not spec.mutable:
         mutable = ", ".join(b.name for b in registry() if b.mutable)
         raise TypeError(
-            f"unielu.{func}() argument 'out' must be None for {module.SPEC['name']} arrays, "
+            f"unielu.{func}() argument 'out' must be None for {spec.name} arrays, "
             f"which cannot be written in place; got {type(out).__module__}."
             f"{type(out).__qualname__}. out= is accepted for the backends {mutable}"
         )

@@ -4,7 +4,10 @@ Each module in ``unielu/backends/`` is a backend. Near its top is ``SPEC``, a
 dict of literals saying what the project knows about it (its framework, the
 array types it takes, what to install, what it can do); this module reads
 those dicts from the source without importing the modules, so that ``import
-unielu`` and :func:`unielu.installed_backends` import no framework.
+unielu`` and :func:`unielu.installed_backends` import no framework. The parsed
+record, :class:`BackendSpec`, is the one copy the code reads at run time:
+nothing reads a loaded module's ``SPEC`` attribute (docs/adding-a-backend.rst
+says why).
 Everything that depends on the set of backends (dispatch order, the
 command-line report, the benchmarks, the nox sessions, the test
 parametrization) is derived from :func:`registry`; :func:`register` adds a
@@ -26,17 +29,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-#: What every backend module's ``SPEC`` may say; the defaults are for the keys it leaves out.
-_SPEC_KEYS = (
-    "name", "framework", "requirement", "priority", "types", "description", "mutable",
-    "autodiff", "ulp", "flush_subnormals", "needs_gpu", "load_early", "test_requirements",
-    "test_env",
-)  # fmt: skip
-
 
 @dataclasses.dataclass(frozen=True)
-class Backend:
-    """What the project knows about one backend (its module's ``SPEC``).
+class BackendSpec:
+    """What the project knows about one backend: its module's ``SPEC``, parsed.
+
+    The one copy of a backend's facts that the code reads at run time
+    (dispatch, ``out=`` refusal, :func:`unielu.get_backend`, the report, the
+    benchmarks, the nox sessions, the tests, the generated tables).
 
     Attributes
     ----------
@@ -62,6 +62,9 @@ class Backend:
         The contract's accuracy bound for it, in units in the last place.
     flush_subnormals : bool
         Its runtime may flush subnormal results to zero (allowed by the contract).
+    gpu : bool
+        It runs on CUDA devices where its framework does, which the GPU check
+        (``nox -s gpu``) covers; implied by ``needs_gpu``.
     needs_gpu : bool
         It cannot run without a CUDA device.
     load_early : bool
@@ -87,6 +90,7 @@ class Backend:
     autodiff: bool = False
     ulp: int = 3
     flush_subnormals: bool = False
+    gpu: bool = False
     needs_gpu: bool = False
     load_early: bool = False
     test_requirements: tuple[str, ...] = ()
@@ -96,6 +100,8 @@ class Backend:
     def __post_init__(self) -> None:
         if not self.test_requirements:
             object.__setattr__(self, "test_requirements", (self.requirement,))
+        if self.needs_gpu:
+            object.__setattr__(self, "gpu", True)
         if not self.module:
             object.__setattr__(self, "module", f"unielu.backends.{self.name}")
 
@@ -151,8 +157,12 @@ def _read_spec(path: Path) -> dict[str, Any]:
     return spec
 
 
-def spec_from_dict(spec: dict[str, Any], module: str = "") -> Backend:
-    """A :class:`Backend` from a ``SPEC`` dict, refusing keys it does not know."""
+#: What a backend module's ``SPEC`` may say: every field but ``module``.
+_SPEC_KEYS = tuple(f.name for f in dataclasses.fields(BackendSpec) if f.name != "module")
+
+
+def spec_from_dict(spec: dict[str, Any], module: str = "") -> BackendSpec:
+    """A :class:`BackendSpec` from a ``SPEC`` dict, refusing keys it does not know."""
     unknown = sorted(set(spec) - set(_SPEC_KEYS))
     if unknown:
         raise ValueError(f"backend SPEC has unknown keys {unknown}; known: {list(_SPEC_KEYS)}")
@@ -160,16 +170,16 @@ def spec_from_dict(spec: dict[str, Any], module: str = "") -> Backend:
     fields["types"] = tuple(fields["types"])
     fields["test_env"] = tuple(fields.get("test_env", ({},)))
     fields["test_requirements"] = tuple(fields.get("test_requirements", ()))
-    return Backend(**fields, module=module)
+    return BackendSpec(**fields, module=module)
 
 
-_REGISTERED: dict[str, Backend] = {}
+_REGISTERED: dict[str, BackendSpec] = {}
 #: Called when the registry changes (the dispatch cache clears itself).
 _ON_CHANGE: list[Callable[[], None]] = []
 
 
 @functools.cache
-def _builtin() -> tuple[Backend, ...]:
+def _builtin() -> tuple[BackendSpec, ...]:
     folder = Path(__file__).with_name("backends")
     found = []
     for path in sorted(folder.glob("[!_]*.py")):
@@ -180,13 +190,13 @@ def _builtin() -> tuple[Backend, ...]:
     return tuple(found)
 
 
-def registry() -> tuple[Backend, ...]:
+def registry() -> tuple[BackendSpec, ...]:
     """Every backend, in the order :func:`unielu.get_backend` tries them."""
     specs = {b.name: b for b in _builtin()} | _REGISTERED
     return tuple(sorted(specs.values(), key=lambda b: (b.priority, b.name)))
 
 
-def get_spec(name: str) -> Backend:
+def get_spec(name: str) -> BackendSpec:
     """The registry entry of backend ``name``."""
     for spec in registry():
         if spec.name == name:
@@ -194,14 +204,28 @@ def get_spec(name: str) -> Backend:
     raise KeyError(f"no backend named {name!r}; known: {[b.name for b in registry()]}")
 
 
-def register(spec: Backend) -> Backend:
+#: Implementation module name -> its entry; filled on demand, emptied when the registry changes.
+_BY_MODULE: dict[str, BackendSpec] = {}
+
+
+def spec_of(module: ModuleType) -> BackendSpec:
+    """The registry entry of a loaded implementation module."""
+    try:
+        return _BY_MODULE[module.__name__]
+    except KeyError:
+        _BY_MODULE.update({spec.module: spec for spec in registry()})
+        return _BY_MODULE[module.__name__]
+
+
+def register(spec: BackendSpec) -> BackendSpec:
     """Add (or replace) a backend at run time; returns it.
 
     Its ``module`` must define ``elu(x, alpha)`` and ``elu_derivative(x,
     alpha)`` (with ``out=None`` too if ``mutable``), and ``devices()``,
-    ``from_numpy(a)`` and ``to_numpy(y)`` for the report, benchmarks and tests.
+    ``from_numpy(a)`` and ``to_numpy(y)`` for the report and ``unielu plot``.
     """
     _REGISTERED[spec.name] = spec
+    _BY_MODULE.clear()
     for hook in _ON_CHANGE:
         hook()
     return spec
@@ -210,5 +234,6 @@ def register(spec: Backend) -> Backend:
 def unregister(name: str) -> None:
     """Remove a backend added with :func:`register`."""
     _REGISTERED.pop(name, None)
+    _BY_MODULE.clear()
     for hook in _ON_CHANGE:
         hook()

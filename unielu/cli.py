@@ -50,7 +50,15 @@ def backend_report(name: str) -> dict[str, Any]:
         entry["devices"] = module.devices()
         if spec.needs_gpu and not entry["devices"]:
             raise RuntimeError("no CUDA device")
-        x = module.from_numpy(np.asarray(SAMPLE, dtype=np.float32))
+        try:
+            x = module.from_numpy(np.asarray(SAMPLE, dtype=np.float32))
+        except ModuleNotFoundError as error:
+            if error.name is None or error.name.split(".")[0] == spec.framework.split(".")[0]:
+                raise
+            # The backend works; only the library the report makes its sample with is missing.
+            entry.pop("devices")
+            entry.update(installed=True, usable=True, sample=f"{error.name} is not installed")
+            return entry
         for func in ("elu", "elu_derivative"):
             y = module.to_numpy(getattr(unielu, func)(x))
             entry[func] = np.asarray(y, dtype=np.float64).tolist()
@@ -92,14 +100,22 @@ def info(as_json: bool) -> int:
     print(f"unielu {unielu.__version__} on Python {report['python']} ({platform.machine()})\n")
     print(f"{'backend':<11} {'version':<13} status")
     for r in rows:
-        if r.get("usable"):
+        if r.get("usable") and "sample" in r:
+            spec = get_spec(r["backend"])
+            needs = (
+                "needs no framework of its own"
+                if "*" in spec.types
+                else f"needs {spec.framework}, which is installed"
+            )
+            status = f"ready ({needs}); no sample values: {r['sample']}"
+        elif r.get("usable"):
             status = "ready on " + ", ".join(r["devices"])
         else:
             status = f"installed, unusable: {r['why']}"
             if not r["installed"]:
                 status = f"not installed (pip install {get_spec(r['backend']).requirement})"
         print(f"{r['backend']:<11} {r['version'] or '-':<13} {status}")
-    ready = [r for r in rows if r.get("usable")]
+    ready = [r for r in rows if r.get("usable") and "elu" in r]
     for key in ("elu", "elu_derivative"):
         print(f"\n{key}(x, alpha=1.0), float32, on each backend:")
         print(f"{'x':>10} " + " ".join(f"{r['backend']:>14}" for r in ready))
@@ -139,8 +155,8 @@ def plot(alphas: Sequence[float], span: tuple[float, float], output: str, backen
     except ImportError:
         raise UsageError("plot needs matplotlib: pip install matplotlib") from None
     entry = backend_report(backend)
-    if not entry.get("usable"):
-        raise UsageError(f"--backend {backend}: {entry.get('why')}")
+    if not entry.get("usable") or "sample" in entry:
+        raise UsageError(f"--backend {backend}: {entry.get('why') or entry['sample']}")
     module = get_spec(backend).load()
     make, read = module.from_numpy, module.to_numpy
     x = np.linspace(*span, 801)

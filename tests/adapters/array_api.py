@@ -1,4 +1,4 @@
-"""The array_api backend's test adapter (see tests/backends.py for what each method does)."""
+"""The array_api backend's test adapter (tests/backends.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from backends import Backend
+from backends import Adapter
 
 
-class ArrayAPIBackend(Backend):
+class ArrayAPIAdapter(Adapter):
     """Generic Array API path, exercised with array-api-strict."""
 
     name = "array_api"
@@ -50,4 +50,4 @@ class ArrayAPIBackend(Backend):
         return out
 
 
-ADAPTER = ArrayAPIBackend
+ADAPTER = ArrayAPIAdapter

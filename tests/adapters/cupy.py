@@ -1,4 +1,4 @@
-"""The cupy backend's test adapter (see tests/backends.py for what each method does)."""
+"""The cupy backend's test adapter (tests/backends.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from backends import Backend, _float64
+from backends import Adapter, _float64
 
 
-class CuPyBackend(Backend):
+class CuPyAdapter(Adapter):
     name = framework = "cupy"
     native = False
 
@@ -37,6 +37,15 @@ class CuPyBackend(Backend):
     def asarray(self, values: Any, dtype: str) -> Any:
         return self.cp.asarray(np.asarray(values).astype(dtype))
 
+    def copy(self, x: Any) -> Any:
+        return x.copy()
+
+    def synchronize(self, y: Any) -> None:
+        y.device.synchronize()
+
+    def free(self) -> None:
+        self.cp.get_default_memory_pool().free_all_blocks()
+
     def to_numpy(self, y: Any) -> np.ndarray:
         return _float64(self.cp.asnumpy(y))
 
@@ -57,4 +66,4 @@ class CuPyBackend(Backend):
         return out
 
 
-ADAPTER = CuPyBackend
+ADAPTER = CuPyAdapter

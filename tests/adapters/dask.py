@@ -1,4 +1,4 @@
-"""The dask backend's test adapter (see tests/backends.py for what each method does)."""
+"""The dask backend's test adapter (tests/backends.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from backends import Backend, _float64
+from backends import Adapter, _float64
 from reference import numpy_dtype
 
 
-class DaskBackend(Backend):
+class DaskAdapter(Adapter):
     name = framework = "dask"
+    same_as_numpy = True
 
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)
@@ -46,4 +47,4 @@ class DaskBackend(Backend):
         return {"same chunks": (x, lambda y: y.chunks == x.chunks)}
 
 
-ADAPTER = DaskBackend
+ADAPTER = DaskAdapter

@@ -1,4 +1,4 @@
-"""The jax backend's test adapter (see tests/backends.py for what each method does)."""
+"""The jax backend's test adapter (tests/backends.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from backends import FLOATS, INTS, Backend
+from backends import FLOATS, INTS, Adapter
 from reference import numpy_dtype
 
 import unielu
 
 
-class JAXBackend(Backend):
+class JAXAdapter(Adapter):
     name = framework = "jax"
     native = True
+    title, native_name = "JAX", "jax.nn.elu"
 
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)
@@ -29,6 +30,12 @@ class JAXBackend(Backend):
 
     def asarray(self, values: Any, dtype: str) -> Any:
         return self.jnp.asarray(np.asarray(values).astype(numpy_dtype(dtype)))
+
+    def copy(self, x: Any) -> Any:
+        return x.copy()
+
+    def synchronize(self, y: Any) -> None:
+        y.block_until_ready()
 
     def is_native(self, y: Any) -> bool:
         return isinstance(y, self.jax.Array)
@@ -71,6 +78,11 @@ class JAXBackend(Backend):
 
     def native_gradient(self, x: Any, alpha: float) -> Any:
         return self.jax.vmap(self.jax.grad(lambda v: self.jax.nn.elu(v, alpha)))(x)
+
+    def derivatives(self, func: Callable[[Any], Any], x: Any) -> tuple[Any, Any]:
+        jax = self.jax
+        g = jax.grad(func)
+        return jax.vmap(g)(x), jax.vmap(jax.grad(g))(x)
 
     def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:
         jax = self.jax
@@ -119,4 +131,4 @@ class JAXBackend(Backend):
         }
 
 
-ADAPTER = JAXBackend
+ADAPTER = JAXAdapter

@@ -1,4 +1,4 @@
-"""The keras backend's test adapter (see tests/backends.py for what each method does)."""
+"""The keras backend's test adapter (tests/backends.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from backends import FLOATS, INTS, Backend, _float64
+from backends import FLOATS, INTS, Adapter, _float64
 from reference import numpy_dtype
 
 
-class KerasBackend(Backend):
+class KerasAdapter(Adapter):
     """Symbolic ``keras.KerasTensor`` inputs, under the Keras backend that
     ``KERAS_BACKEND`` picks. A result is a symbolic tensor too; its values come
     from running the functional model from the inputs (``unielu.backends.keras``'s
@@ -91,4 +91,4 @@ class KerasBackend(Backend):
         return {"symbolic": (x, lambda y: self.is_native(y) and y.shape == x.shape)}
 
 
-ADAPTER = KerasBackend
+ADAPTER = KerasAdapter

@@ -1,4 +1,4 @@
-"""The torch backend's test adapter (see tests/backends.py for what each method does)."""
+"""The torch backend's test adapter (tests/backends.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from backends import Backend
+from backends import Adapter
 
 import unielu
 
 
-class TorchBackend(Backend):
+class TorchAdapter(Adapter):
     name = framework = "torch"
     native = True
+    title, native_name = "PyTorch", "F.elu"
     default_float = "float32"  # torch.get_default_dtype()
 
     def __init__(self, options: dict[str, Any]) -> None:
@@ -28,6 +29,13 @@ class TorchBackend(Backend):
         a = np.asarray(values)
         via = a.astype(np.float32 if dtype == "bfloat16" else dtype)
         return torch.from_numpy(via.copy(order="C")).to(self.device, getattr(torch, dtype))
+
+    def copy(self, x: Any) -> Any:
+        return x.clone()
+
+    def synchronize(self, y: Any) -> None:
+        if y.device.type == "cuda":
+            self.torch.cuda.synchronize(y.device)
 
     def to_numpy(self, y: Any) -> np.ndarray:
         y = y.detach().cpu()
@@ -87,6 +95,16 @@ class TorchBackend(Backend):
         x = x.detach().requires_grad_(True)
         (g,) = self.torch.autograd.grad(self.native_elu(x, alpha).sum(), x)
         return g
+
+    def native_variants(self) -> dict[str, Callable[[Any], Any]]:
+        return {"F.elu under torch.compile": self.torch.compile(self.torch.nn.functional.elu)}
+
+    def derivatives(self, func: Callable[[Any], Any], x: Any) -> tuple[Any, Any]:
+        torch = self.torch
+        t = x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(func(t).sum(), t, create_graph=True)
+        (g2,) = torch.autograd.grad(g.sum(), t)
+        return g.detach(), g2
 
     def transforms(self, alpha: float) -> dict[str, Callable[[Any], Any]]:
         torch = self.torch
@@ -151,4 +169,4 @@ class TorchBackend(Backend):
         }
 
 
-ADAPTER = TorchBackend
+ADAPTER = TorchAdapter

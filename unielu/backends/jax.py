@@ -32,6 +32,7 @@ SPEC = {
     "autodiff": True,
     "ulp": 5,
     "flush_subnormals": True,
+    "gpu": True,
     # ints promote to float32, then to float64 with x64 on: both are tested
     "test_env": [{}, {"JAX_ENABLE_X64": "1"}],
     # flax, optax: the Flax NNX layer and its models; flatbuffers: jax.export's serialization

@@ -61,6 +61,7 @@ SPEC = {
     "description": "a PyTorch tensor",
     "mutable": True,
     "autodiff": True,
+    "gpu": True,
     # Dynamo cannot trace the import of this module: a first call inside
     # torch.compile(fullgraph=True) would break the graph.
     "load_early": True,
