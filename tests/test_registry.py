@@ -160,11 +160,13 @@ FRAMEWORK_IMPORT = re.compile(
 
 
 def _framework_place(path: str) -> bool:
-    """unielu/backends/, unielu/layers/, tests/adapters/, and tests named after a framework."""
+    """unielu/backends/, unielu/layers/, tests/adapters/, and tests or docs examples named
+    after a framework (``tests/test_torch_out.py``, ``docs/at-scale/tf_mirrored.py``)."""
     if path.startswith(("unielu/backends/", "unielu/layers/", "tests/adapters/")):
         return True
-    frameworks = {b.framework for b in registry()} | {"flax"}
-    return path.startswith("tests/test_") and bool(frameworks & set(Path(path).stem.split("_")))
+    frameworks = {b.framework for b in registry()} | {"flax", "tf"}
+    named = bool(frameworks & set(Path(path).stem.split("_")))
+    return path.startswith(("tests/", "docs/")) and named
 
 
 def test_only_the_framework_places_import_a_framework():
