@@ -61,6 +61,13 @@ def run_fresh(code: str, *files: Path) -> np.ndarray:
     return np.load(out_path)
 
 
+ONNX_RUN = """
+import onnxruntime as ort
+session = ort.InferenceSession({path!r})
+(y,) = session.run(None, {{session.get_inputs()[0].name: x}})
+"""
+
+
 # -- PyTorch ------------------------------------------------------------------------
 
 
@@ -99,40 +106,30 @@ def test_torch_onnx_export_default_call(backend, tmp_path):
     torch = backend.torch
     pytest.importorskip("onnxscript", reason="torch.onnx.export needs onnxscript")
     torch.onnx.export(torch_model(torch), (torch.from_numpy(INPUTS),), tmp_path / "model.onnx")
-    y = run_fresh(
-        f"""
-        import onnxruntime as ort
-        session = ort.InferenceSession({str(tmp_path / "model.onnx")!r})
-        (y,) = session.run(None, {{session.get_inputs()[0].name: x}})
-        """,
-        tmp_path / "model.onnx",
-    )
+    y = run_fresh(ONNX_RUN.format(path=str(tmp_path / "model.onnx")), tmp_path / "model.onnx")
     assert_within_contract(y, "torch.onnx.export, default call, ONNX Runtime")
 
 
 @pytest.mark.only("torch", reason="torch.onnx.export")
-def test_torch_onnx_export_torchscript_exporter_matches_nn_elu(backend, tmp_path):
-    """dynamo=False traces the model: ONNX's Elu, which ONNX Runtime computes as
-    exp(x) - 1, exactly as for torch.nn.ELU (-1e-30 gives 0 with both)."""
+@pytest.mark.parametrize("grad", [True, False], ids=["grad-mode", "no_grad"])
+def test_torch_onnx_export_torchscript_exporter(backend, tmp_path, grad):
+    """dynamo=False traces the model. In grad mode (a model with parameters)
+    unielu records its accurate formula; under torch.no_grad() ONNX's Elu, which
+    ONNX Runtime computes as exp(x) - 1, exactly as for torch.nn.ELU."""
     torch = backend.torch
     outputs = []
     for activation in (None, torch.nn.ELU):
         path = tmp_path / f"{len(outputs)}" / "model.onnx"
         path.parent.mkdir()
         model = torch_model(torch, activation)
-        torch.onnx.export(model, (torch.from_numpy(INPUTS),), path, dynamo=False)
-        outputs.append(
-            run_fresh(
-                f"""
-                import onnxruntime as ort
-                session = ort.InferenceSession({str(path)!r})
-                (y,) = session.run(None, {{session.get_inputs()[0].name: x}})
-                """,
-                path,
-            )
-        )
-    np.testing.assert_array_equal(outputs[0], outputs[1])
-    assert outputs[0][TINY, 0] == 0, "ONNX Runtime's Elu is exp(x) - 1"
+        with torch.set_grad_enabled(grad):
+            torch.onnx.export(model, (torch.from_numpy(INPUTS),), path, dynamo=False)
+        outputs.append(run_fresh(ONNX_RUN.format(path=str(path)), path))
+    if grad:
+        assert_within_contract(outputs[0], "torch.onnx.export(dynamo=False), ONNX Runtime")
+    else:
+        np.testing.assert_array_equal(outputs[0], outputs[1])
+    assert outputs[1][TINY, 0] == 0, "ONNX Runtime's Elu is exp(x) - 1"
 
 
 @pytest.mark.only("torch", reason="torch.jit.trace")
@@ -284,12 +281,6 @@ interpreter.allocate_tensors()
 interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
 interpreter.invoke()
 y = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-"""
-
-ONNX_RUN = """
-import onnxruntime as ort
-session = ort.InferenceSession({path!r})
-(y,) = session.run(None, {{session.get_inputs()[0].name: x}})
 """
 
 

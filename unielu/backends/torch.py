@@ -228,7 +228,8 @@ def elu(
     # torch.func.jvp enters too) and no tracing. torch.jit.trace takes it in
     # grad mode too, so that its check (run without grad) sees the same graph:
     # aten::elu, exact in TorchScript's runtime (its gradient differs from
-    # unielu's at NaN alone). Tested last: the common call does not pay for it.
+    # unielu's at NaN alone); the TorchScript ONNX exporter does not (see
+    # _elu_general). Tested last: the common call does not pay for it.
     if (
         x.dtype in _KEPT
         and out is None
@@ -237,7 +238,7 @@ def elu(
         and not _flags._is_compiling_flag
         and (
             (_fwad._current_level < 0 and not (x.requires_grad and torch.is_grad_enabled()))
-            or torch._C._get_tracing_state() is not None
+            or (torch._C._get_tracing_state() is not None and not torch.onnx.is_in_onnx_export())
         )
     ):
         return _native_elu(x, alpha)
@@ -265,6 +266,12 @@ def _elu_general(
     result: torch.Tensor
     if compiling:
         result = _graph_elu(x, alpha)
+    elif torch.onnx.is_in_onnx_export():
+        # The TorchScript exporter (dynamo=False) tracing in grad mode: ONNX's
+        # Elu would be exp(x) - 1 in ONNX Runtime. (Without grad, the fast path
+        # records aten::elu, as for torch.nn.ELU: checking there would cost
+        # every eager call.)
+        result = _portable_elu(x, alpha)
     elif (x.requires_grad and torch.is_grad_enabled()) or _fwad._current_level >= 0:
         result = _ELU.apply(x, alpha)
     else:
