@@ -225,6 +225,40 @@ def test_torch_aoti_package_runs_without_unielu(backend, tmp_path):
         tmp_path / "model.pt2",
     )
     assert_within_contract(y, "AOTInductor package")
+    # And from C++, without Python: a small runner built against the libtorch
+    # that the torch wheel ships, run with an empty environment.
+    root = Path(torch.__file__).parent
+    runner = tmp_path / "run"
+    (tmp_path / "run.cpp").write_text(CPP_RUNNER)
+    build = [
+        "g++", "-std=c++20", "-O1", "-w", f"-I{root / 'include'}",
+        f"-I{root / 'include' / 'torch' / 'csrc' / 'api' / 'include'}",
+        str(tmp_path / "run.cpp"), "-o", str(runner), f"-L{root / 'lib'}",
+        "-ltorch", "-ltorch_cpu", "-lc10", f"-Wl,-rpath,{root / 'lib'}",
+    ]  # fmt: skip
+    built = subprocess.run(build, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    ran = subprocess.run([str(runner), path], capture_output=True, text=True, env={})
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert_within_contract(np.float32(ran.stdout.split()), "AOTInductor package, C++")
+
+
+CPP_RUNNER = r"""
+// Runs an AOTInductor package on the model inputs and prints the outputs.
+#include <ATen/ATen.h>
+#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
+#include <cstdio>
+#include <vector>
+
+int main(int argc, char** argv) {
+  std::vector<float> x = {-30.f, -1.f, -1e-6f, -1e-30f, -0.0f, 0.f, 1e-6f, 0.5f, 3.f};
+  at::Tensor input = at::from_blob(x.data(), {9, 1}, at::kFloat).clone();
+  torch::inductor::AOTIModelPackageLoader loader(argv[1]);
+  at::Tensor y = loader.run({input})[0].contiguous();
+  for (int64_t i = 0; i < y.numel(); ++i) std::printf("%.9g\n", y.data_ptr<float>()[i]);
+  return 0;
+}
+"""
 
 
 @pytest.mark.only("torch", reason="the exported formula over the whole float range")
