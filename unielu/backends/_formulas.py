@@ -40,7 +40,7 @@ class Ops:
 
     Attributes
     ----------
-    where, expm1, exp, isnan
+    where, expm1, exp, isnan, minimum, maximum
         As ``numpy.where`` and friends; ``where`` accepts a Python float for
         either value argument.
     bits
@@ -55,6 +55,9 @@ class Ops:
     isnan: Callable[[Any], Any]
     bits: Callable[[Any], Any]
     from_bits: Callable[[Any, Any], Any]
+    #: elementwise min and max, NaN-propagating (for the portable formulas alone)
+    minimum: Callable[[Any, Any], Any] | None = None
+    maximum: Callable[[Any, Any], Any] | None = None
 
 
 def positive(w: Any, ops: Ops) -> Any:
@@ -112,3 +115,71 @@ def derivative_alpha(w: Any, ops: Ops) -> Any:
     """d derivative / d alpha: ``exp(w)`` where ``w <= 0``, else 0; differentiable in ``w``."""
     pos = positive(w, ops)
     return ops.where(pos, 0.0, ops.exp(ops.where(pos, 0.0, w)))
+
+
+# -- formulas with no bit operation and no expm1 ---------------------------------------
+#
+# For graphs that other runtimes must run: TFLite has no bitwise AND and lowers
+# expm1 to exp - 1; ONNX has neither bitcasts nor expm1, and tf2onnx turns a
+# select into ``c * a + (1 - c) * b``, so that no operand of a select may be
+# infinite or NaN where the result is not. They are exact for every input in a
+# runtime that does not flush subnormals, and agree with the formulas above in
+# one that does (TF, XLA) wherever the input cannot be subnormal, e.g. the
+# result of arithmetic in that runtime, already flushed.
+
+#: dtype name -> degree of the Taylor polynomial of expm1 on [-log(2), 0]
+#: (remainder below 0.01 ULP)
+_DEGREE = {"float32": 10, "float64": 17}
+
+
+def expm1_portable(n: Any, ops: Ops, dtype: str) -> Any:
+    """``expm1(n)`` for ``n <= 0`` (``-inf`` and NaN included) with no expm1.
+
+    ``exp(n) - 1`` where ``exp(n) < 0.5`` (no cancellation; ``-1`` at
+    ``-inf``), else a Taylor polynomial in Horner form, ``n * (1 + n/2 * (1 +
+    n/3 * ...))``: ``n`` itself for tiny ``n``, ``-0.0`` kept.
+    """
+    assert ops.maximum is not None
+    u = ops.exp(n)
+    # Finite where it is not used: -inf would make 0 * inf in a tf2onnx select.
+    t = ops.maximum(n, -0.75)
+    # Products by 1/k, not quotients: a division costs several multiplications
+    # (TFLite's converter makes the same change), for about 0.1 ULP.
+    p = 1.0 + t * (1.0 / _DEGREE[dtype])
+    for k in range(_DEGREE[dtype] - 1, 1, -1):
+        p = 1.0 + (t * p) * (1.0 / k)
+    return ops.where(u < 0.5, u - 1.0, t * p)
+
+
+def elu_portable(w: Any, alpha: Any, ops: Ops, dtype: str) -> Any:
+    """``w`` where ``w > 0``, else ``alpha * expm1(w)``, with no bit operation.
+
+    ``-0.0`` stays ``-0.0`` and ``+0.0`` stays ``+0.0`` where selects are
+    selects (TF, TFLite); tf2onnx's arithmetic selects lose the sign of zeros.
+    """
+    assert ops.minimum is not None and ops.maximum is not None
+    pos = w > 0
+    # min and max: the operands of each select stay finite at +-inf.
+    n = ops.where(pos, 0.0, ops.minimum(w, 0.0))
+    y = ops.where(pos, ops.maximum(w, 0.0), alpha * expm1_portable(n, ops, dtype))
+    # NaN last: TFLite's min, max and exp (XNNPACK) drop it. (tf2onnx writes a
+    # select on w != w as a real Where.)
+    return ops.where(w != w, w, y)
+
+
+def derivative_portable(w: Any, alpha: Any, ops: Ops, dtype: str) -> Any:
+    """:func:`derivative` with ``w > 0`` as the sign test (no bit operation)."""
+    _, _, log_smallest_normal = _FORMAT[dtype]
+    pos = w > 0
+    negative = ops.where(pos, 0.0, w)
+    half = ops.exp(0.5 * negative)
+    branch = ops.where(
+        negative < log_smallest_normal, (alpha * half) * half, alpha * ops.exp(negative)
+    )
+    return ops.where(pos, 1.0, branch)
+
+
+def elu_alpha_portable(w: Any, ops: Ops, dtype: str) -> Any:
+    """:func:`elu_alpha` with :func:`expm1_portable`."""
+    assert ops.minimum is not None
+    return expm1_portable(ops.where(w > 0, 0.0, ops.minimum(w, 0.0)), ops, dtype)

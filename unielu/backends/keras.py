@@ -39,7 +39,10 @@ SPEC = {
     "ulp": 5,
     "flush_subnormals": True,
     # Keras brings no backend of its own: all three, each tested
-    "test_requirements": ["keras", "tensorflow-cpu", "jax", "torch"],
+    # onnx*: Keras' ONNX export on PyTorch (tests/test_deploy.py)
+    "test_requirements": [
+        "keras", "tensorflow-cpu", "jax", "torch", "onnx", "onnxscript", "onnxruntime",
+    ],
     "test_env": [
         {"KERAS_BACKEND": "tensorflow"}, {"KERAS_BACKEND": "jax"}, {"KERAS_BACKEND": "torch"},
     ],

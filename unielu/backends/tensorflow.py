@@ -17,7 +17,10 @@ Where it runs:
   same function uncompiled, on TF's own kernels;
 * inside a user's ``tf.function``: a call to that function, XLA-compiled where
   the shape is static (compiled once, as the user's function is traced once
-  per shape), uncompiled where it is not.
+  per shape), uncompiled where it is not. Where the input there is the result
+  of arithmetic (a layer before the ELU), the graph holds formulas with no bit
+  operation and no Expm1, which TFLite and tf2onnx convert (:func:`_symbolic`;
+  docs/models.rst, "Deploying").
 
 Eager calls are placed on the input's device: TF's default placement would
 move a CPU tensor to GPU:0.
@@ -46,7 +49,8 @@ SPEC = {
     "autodiff": True,
     "ulp": 5,
     "flush_subnormals": True,
-    "test_requirements": ["tensorflow-cpu"],
+    # tf2onnx, onnxruntime, ai-edge-litert (TFLite's interpreter): tests/test_deploy.py
+    "test_requirements": ["tensorflow-cpu", "tf2onnx", "onnxruntime", "ai-edge-litert"],
 }
 
 
@@ -109,50 +113,60 @@ OPS = _formulas.Ops(
     isnan=tf.math.is_nan,
     bits=lambda w: tf.bitcast(w, tf.int32 if w.dtype == tf.float32 else tf.int64),
     from_bits=lambda i, like: tf.bitcast(i, like.dtype),
+    minimum=tf.minimum,
+    maximum=tf.maximum,
 )
 
 
-def _forward(x: tf.Tensor, a: Any) -> tf.Tensor:
+def _forward(x: tf.Tensor, a: Any, portable: bool = False) -> tf.Tensor:
     w = _widen(x)
+    if portable:
+        return tf.cast(_formulas.elu_portable(w, a, OPS, w.dtype.name), x.dtype)
     return tf.cast(_formulas.elu(w, a, OPS, w.dtype.name), x.dtype)
 
 
-def _derivative(x: tf.Tensor, a: Any) -> tf.Tensor:
+def _derivative(x: tf.Tensor, a: Any, portable: bool = False) -> tf.Tensor:
     # Differentiable ops throughout: its gradient (in x and in alpha) is autodiff's.
     w = _widen(x)
-    return tf.cast(_formulas.derivative(w, a, OPS, w.dtype.name), x.dtype)
+    formula = _formulas.derivative_portable if portable else _formulas.derivative
+    return tf.cast(formula(w, a, OPS, w.dtype.name), x.dtype)
 
 
-def _elu(x: tf.Tensor, a: Any) -> tf.Tensor:
+def _elu(x: tf.Tensor, a: Any, portable: bool = False) -> tf.Tensor:
     """elu with a number alpha (a constant): the gradient is for x alone."""
 
     @tf.custom_gradient
     def f(x: tf.Tensor) -> Any:
         # The gradient is made of differentiable ops: second derivatives follow.
-        return _forward(x, a), lambda dy: dy * _derivative(x, a)
+        return _forward(x, a, portable), lambda dy: dy * _derivative(x, a, portable)
 
     return f(x)
 
 
-def _elu_array_alpha(x: tf.Tensor, a: tf.Tensor) -> tf.Tensor:
+def _elu_array_alpha(x: tf.Tensor, a: tf.Tensor, portable: bool = False) -> tf.Tensor:
     """elu with a tensor alpha: the gradient is for x and for alpha."""
 
     @tf.custom_gradient
     def f(x: tf.Tensor, a: tf.Tensor) -> Any:
         def grad(dy: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             w = _widen(x)
-            da = tf.cast(dy, w.dtype) * _formulas.elu_alpha(w, OPS)
+            if portable:
+                unit = _formulas.elu_alpha_portable(w, OPS, w.dtype.name)
+            else:
+                unit = _formulas.elu_alpha(w, OPS)
+            da = tf.cast(dy, w.dtype) * unit
             # Summed over the dimensions alpha was broadcast along.
             axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.shape(a), s1=tf.shape(da))
-            return dy * _derivative(x, a), tf.reshape(tf.reduce_sum(da, axes), tf.shape(a))
+            dx = dy * _derivative(x, a, portable)
+            return dx, tf.reshape(tf.reduce_sum(da, axes), tf.shape(a))
 
-        return _forward(x, a), grad
+        return _forward(x, a, portable), grad
 
     return f(x, a)
 
 
 #: (function, alpha is a tensor) -> what is traced
-_BODIES: dict[tuple[str, bool], Callable[[tf.Tensor, Any], tf.Tensor]] = {
+_BODIES: dict[tuple[str, bool], Callable[..., tf.Tensor]] = {
     ("elu", False): _elu,
     ("elu", True): _elu_array_alpha,
     ("elu_derivative", False): _derivative,
@@ -161,11 +175,14 @@ _BODIES: dict[tuple[str, bool], Callable[[tf.Tensor, Any], tf.Tensor]] = {
 
 
 @functools.cache
-def _traced(func: str, array_alpha: bool, dtype: tf.DType, jit: bool) -> Any:
+def _traced(
+    func: str, array_alpha: bool, dtype: tf.DType, jit: bool, portable: bool = False
+) -> Any:
     """The function traced once for any shape of x and alpha: one concrete function,
-    never retraced. With XLA, it is compiled once per shape when first run."""
+    never retraced. With XLA, it is compiled once per shape when first run.
+    ``portable``: the formulas with no bit operation and no expm1 (see _symbolic)."""
     spec = (tf.TensorSpec(None, dtype), tf.TensorSpec(None, _compute_dtype(dtype)))
-    body = _BODIES[func, array_alpha]
+    body = functools.partial(_BODIES[func, array_alpha], portable=portable)
     return tf.function(body, jit_compile=jit, autograph=False).get_concrete_function(*spec)
 
 
@@ -220,13 +237,43 @@ def _call(func: str, x: Any, alpha: Any) -> tf.Tensor:
         return _traced(func, array_alpha, x.dtype, not fresh)(x, a)
 
 
+#: Ops whose float result TF's runtime (and XLA) computes with subnormals flushed.
+_ARITHMETIC = frozenset(
+    "Add AddV2 AddN BiasAdd Sub Mul RealDiv Div MatMul BatchMatMul BatchMatMulV2 "
+    "BatchMatMulV3 _FusedMatMul Einsum Conv1D Conv2D Conv3D _FusedConv2D "
+    "DepthwiseConv2dNative FusedBatchNorm FusedBatchNormV2 FusedBatchNormV3 Sum Mean "
+    "Square SquaredDifference".split()
+)
+_PASS_THROUGH = frozenset({"Identity", "IdentityN", "StopGradient"})
+
+
+def _computed(x: tf.Tensor) -> bool:
+    """True if x is the result of arithmetic in its graph (through identities)."""
+    op = x.op
+    while op.type in _PASS_THROUGH and op.inputs:
+        op = op.inputs[0].op
+    return op.type in _ARITHMETIC
+
+
 def _symbolic(func: str, x: tf.Tensor, alpha: Any, array_alpha: bool) -> tf.Tensor:
     """Inside a user's tf.function: a call to the traced function, XLA-compiled where
     the shape is static (once, as the user's function is traced once per shape).
     A call, not the ops inline: a ForwardAccumulator would differentiate inline
-    ops one by one, ignoring the custom gradient."""
+    ops one by one, ignoring the custom gradient.
+
+    Where ``x`` is the result of arithmetic in the same graph (a Dense or
+    convolution layer before the ELU), the graph gets the portable formulas: no
+    bitcast or bitwise op and no Expm1, so that it converts to TFLite builtins
+    and to ONNX. They give the same values in TF's runtime: the bit tests are
+    there for subnormal inputs, which TF reads as zero, and a result of its
+    arithmetic is never subnormal (flushed). A graph input, constant or
+    variable read can be subnormal: it keeps the exact formulas."""
     a = _alpha_tensor(alpha, _compute_dtype(x.dtype))
-    y = _traced(func, array_alpha, x.dtype, x.shape.is_fully_defined())(x, a)
+    portable = _computed(x)
+    # Not marked for XLA when portable: tf2onnx does not inline such a call. (The
+    # user's jit_compile=True still compiles it with the rest of the function.)
+    jit = x.shape.is_fully_defined() and not portable
+    y = _traced(func, array_alpha, x.dtype, jit, portable)(x, a)
     y.set_shape(x.shape)  # traced for any shape: give the user's graph its static shape
     return y
 

@@ -14,6 +14,10 @@ plain call still runs no autograd machinery.
 Under ``torch.compile`` the forward is a custom op, opaque to Inductor:
 Inductor's CPU code computes ``expm1`` as ``exp(x) - 1``, which returns 0 for
 tiny negative x. The op runs the eager kernel inside the compiled graph.
+``torch.export`` (so ``torch.onnx.export`` and AOTInductor) records standard
+ops instead, Kahan's ``expm1`` from ``exp`` and ``log`` (:func:`_portable_elu`),
+so that an exported program runs where unielu is not installed;
+``torch.jit.trace`` records ``aten::elu`` (see docs/models.rst, "Deploying").
 
 A tensor ``alpha`` (0-d, or broadcastable to ``x``'s shape without changing
 it, e.g. one value per channel; real floating or integer dtype) must be on
@@ -126,6 +130,43 @@ class _ELU(torch.autograd.Function):
         return tangent * _derivative(x, ctx.alpha)
 
 
+def _expm1_portable(n: torch.Tensor) -> torch.Tensor:
+    """``expm1(n)`` for ``n <= 0`` (or NaN) from ``exp`` and ``log`` alone.
+
+    Kahan's ``n * (u - 1) / log(u)`` with ``u = exp(n)``: the rounding error of
+    ``u`` cancels in the ratio. Where ``u`` rounds to 1, ``expm1(n)`` rounds to
+    ``n`` (``-0.0`` kept); below ``u = 0.5``, ``u - 1`` has no cancellation
+    (``-1`` at ``-inf`` and wherever ``u`` underflows). Every export format has
+    these ops; ``expm1`` is missing from ONNX, and TFLite and Inductor's CPU
+    code compute it as ``exp(n) - 1`` (0 for tiny ``n``).
+    """
+    u = torch.exp(n)
+    far = u < 0.5
+    # The ratio's u kept at 0.5 or above where its result is not used, so that
+    # the gradient of the discarded branch is finite (no 0 * inf).
+    v = torch.where(far, 0.5, u)
+    # n * 1 where v rounds to 1, not where(..., n, ...): ONNX Runtime's Where
+    # loses the sign of a selected -0.0 when the other value is NaN.
+    ratio = torch.where(v == 1, 1.0, (v - 1) / torch.log(v))
+    return torch.where(far, u - 1, n * ratio)
+
+
+def _portable_elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    """elu from operators that every export format has.
+
+    What ``torch.export`` (and so ``torch.onnx.export`` and AOTInductor)
+    records: an artifact made of standard ops, which loads where unielu is not
+    installed. Half precisions are computed in float32 and rounded once.
+    """
+    w = x.float() if x.dtype == torch.float16 or x.dtype == torch.bfloat16 else x
+    positive = w > 0
+    # The branch not taken is clamped, so that exp cannot overflow.
+    unit = _expm1_portable(torch.where(positive, 0.0, w))
+    # alpha as a tensor of w's dtype: the ONNX exporter makes a Python number a
+    # float32 constant (1.7 would be 3e-8 off in float64).
+    return torch.where(positive, w, torch.tensor(alpha, dtype=w.dtype) * unit).to(x.dtype)
+
+
 @torch.library.custom_op("unielu::elu", mutates_args=())
 def _elu_op(x: torch.Tensor, alpha: float) -> torch.Tensor:
     return F.elu(x, alpha)
@@ -170,20 +211,36 @@ def _is_compiling() -> bool:
     return bool(_is_dynamo() or _flags._is_compiling_flag)
 
 
+def _graph_elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    """What a graph records: standard ops for export, the unielu::elu op for torch.compile."""
+    # An exported program must load and run without unielu (torch.export.load,
+    # ONNX, AOTInductor in C++); torch.compile's graph runs in this process,
+    # where the op keeps the eager kernel's speed and gradient.
+    if torch.compiler.is_exporting():
+        return _portable_elu(x, alpha)
+    return _elu_op(x, alpha)
+
+
 def elu(
     x: torch.Tensor, alpha: float | torch.Tensor, out: torch.Tensor | None = None
 ) -> torch.Tensor:
     # One test for the common call: a kept dtype, a float alpha, no out, nothing
     # to differentiate (_current_level >= 0 inside forward_ad.dual_level, which
-    # torch.func.jvp enters too) and no tracing.
+    # torch.func.jvp enters too) and no tracing. torch.jit.trace takes it in
+    # grad mode too, so that its check (run without grad) sees the same graph:
+    # aten::elu, exact in TorchScript's runtime (its gradient differs from
+    # unielu's at NaN alone); the TorchScript ONNX exporter does not (see
+    # _elu_general). Tested last: the common call does not pay for it.
     if (
         x.dtype in _KEPT
         and out is None
         and type(alpha) is float
         and not _is_dynamo()
         and not _flags._is_compiling_flag
-        and _fwad._current_level < 0
-        and not (x.requires_grad and torch.is_grad_enabled())
+        and (
+            (_fwad._current_level < 0 and not (x.requires_grad and torch.is_grad_enabled()))
+            or (torch._C._get_tracing_state() is not None and not torch.onnx.is_in_onnx_export())
+        )
     ):
         return _native_elu(x, alpha)
     return _elu_general(x, alpha, out)
@@ -201,7 +258,7 @@ def _elu_general(
         if isinstance(alpha, torch.Tensor):
             out.copy_(_elu_array_alpha(x, alpha))  # computed in full before out is written
         elif compiling:
-            out.copy_(_elu_op(x, alpha))
+            out.copy_(_graph_elu(x, alpha))
         else:
             _native_elu(x, alpha, out=out)
         return out
@@ -209,7 +266,13 @@ def _elu_general(
         return _elu_array_alpha(x, alpha)
     result: torch.Tensor
     if compiling:
-        result = _elu_op(x, alpha)
+        result = _graph_elu(x, alpha)
+    elif torch.onnx.is_in_onnx_export():
+        # The TorchScript exporter (dynamo=False) tracing in grad mode: ONNX's
+        # Elu would be exp(x) - 1 in ONNX Runtime. (Without grad, the fast path
+        # records aten::elu, as for torch.nn.ELU: checking there would cost
+        # every eager call.)
+        result = _portable_elu(x, alpha)
     elif (x.requires_grad and torch.is_grad_enabled()) or _fwad._current_level >= 0:
         result = _ELU.apply(x, alpha)
     else:

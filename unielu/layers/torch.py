@@ -25,7 +25,8 @@ class ELU(nn.Module):
     the gradient ``alpha * exp(x)`` for ``x <= 0`` (``torch.nn.ELU``'s is
     computed from its output, ``y + alpha``, which is exactly 0 below about
     -17 in float32, and 1 at NaN). Works under ``torch.compile``,
-    ``torch.export`` and ``torch.func``.
+    ``torch.export``, ``torch.func``, ``torch.jit.trace`` and
+    ``torch.jit.script``; exported artifacts hold standard operators only.
 
     Parameters
     ----------
@@ -127,6 +128,8 @@ class ELU(nn.Module):
         return alpha.reshape((n,) + (1,) * (x.ndim - dim - 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return self._scripted(x)
         alpha = self._alpha_for(x)
         if self.inplace and not (
             torch.is_grad_enabled()
@@ -134,6 +137,31 @@ class ELU(nn.Module):
         ):
             return unielu.elu(x, alpha, out=x)
         return unielu.elu(x, alpha)
+
+    def _scripted(self, x: torch.Tensor) -> torch.Tensor:
+        """forward under ``torch.jit.script``, where :func:`unielu.elu` (which takes
+        any array type) cannot be compiled: ``aten::elu``, as ``torch.jit.trace``
+        records, exact in TorchScript's runtime, with its exact gradient."""
+        w = x if x.is_floating_point() else x.float()
+        alpha = self.alpha
+        if isinstance(alpha, torch.Tensor):
+            if alpha.dim() == 1:
+                dim = self.channel_dim + w.dim() if self.channel_dim < 0 else self.channel_dim
+                torch._assert(
+                    0 <= dim < w.dim() and w.shape[dim] == alpha.shape[0],
+                    "unielu.layers.torch.ELU with one alpha per channel needs an input whose "
+                    "dimension channel_dim has num_parameters elements",
+                )
+                alpha = alpha.reshape([alpha.shape[0]] + [1] * (w.dim() - dim - 1))
+            positive = w > 0
+            # elu(., 1) on the clamped x <= 0 branch: expm1, with its gradient.
+            unit = torch.nn.functional.elu(torch.where(positive, 0.0, w), 1.0)
+            y = torch.where(positive, w, alpha.to(w.dtype) * unit)
+        else:
+            y = torch.nn.functional.elu(w, alpha)
+        if self.inplace and not (torch.is_grad_enabled() and x.requires_grad):
+            return x.copy_(y)
+        return y
 
     def extra_repr(self) -> str:
         if self.learn_alpha:
