@@ -95,7 +95,7 @@ def test_torch_export_loaded_in_a_fresh_process(backend, tmp_path, strict):
     torch.export.save(program, tmp_path / "model.pt2")
     np.save(tmp_path / "x.npy", x.numpy())
     np.save(tmp_path / "y.npy", model(x).detach().numpy())
-    # Standard ops only (tests/test_deploy.py): the loading process needs no unielu.
+    # Standard ops only (tests/test_torch_deploy.py): the loading process needs no unielu.
     run_fresh(f"""
         import numpy as np, torch
         program = torch.export.load({str(tmp_path / "model.pt2")!r})

@@ -39,7 +39,7 @@ SPEC = {
     "ulp": 5,
     "flush_subnormals": True,
     # Keras brings no backend of its own: all three, each tested
-    # onnx*: Keras' ONNX export on PyTorch (tests/test_deploy.py)
+    # onnx*: Keras' ONNX export on PyTorch (tests/test_keras_deploy.py)
     "test_requirements": [
         "keras", "tensorflow-cpu", "jax", "torch", "onnx", "onnxscript", "onnxruntime",
     ],

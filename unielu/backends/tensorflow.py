@@ -49,7 +49,7 @@ SPEC = {
     "autodiff": True,
     "ulp": 5,
     "flush_subnormals": True,
-    # tf2onnx, onnxruntime, ai-edge-litert (TFLite's interpreter): tests/test_deploy.py
+    # tf2onnx, onnxruntime, ai-edge-litert (TFLite's interpreter): tests/test_tensorflow_deploy.py
     "test_requirements": ["tensorflow-cpu", "tf2onnx", "onnxruntime", "ai-edge-litert"],
 }
 
