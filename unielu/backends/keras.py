@@ -30,7 +30,7 @@ from unielu.layers import keras as _layers
 SPEC = {
     "name": "keras",
     "framework": "keras",
-    "requirement": "keras",
+    "requirement": "keras>=3.6",
     "priority": 60,
     "types": ["keras:KerasTensor"],
     "description": "a Keras 3 symbolic tensor (keras.KerasTensor, any Keras backend)",
@@ -38,8 +38,8 @@ SPEC = {
     # TensorFlow's and JAX's bound and subnormal flushing, the looser of the three.
     "ulp": 5,
     "flush_subnormals": True,
-    # Keras brings no backend of its own: all three, each tested
-    "test_requirements": ["keras", "tensorflow-cpu", "jax", "torch"],
+    # Keras brings no backend of its own: all three, each tested (floors as in their SPECs)
+    "test_requirements": ["keras>=3.6", "tensorflow-cpu>=2.16.1", "jax>=0.6.0", "torch>=2.6"],
     "test_env": [
         {"KERAS_BACKEND": "tensorflow"}, {"KERAS_BACKEND": "jax"}, {"KERAS_BACKEND": "torch"},
     ],

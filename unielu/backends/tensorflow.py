@@ -39,14 +39,14 @@ from unielu.backends import numpy as _numpy
 SPEC = {
     "name": "tensorflow",
     "framework": "tensorflow",
-    "requirement": "tensorflow",
+    "requirement": "tensorflow>=2.16.1",
     "priority": 50,
     "types": ["tensorflow:Tensor", "tensorflow:Variable"],
     "description": "a TensorFlow tensor or variable",
     "autodiff": True,
     "ulp": 5,
     "flush_subnormals": True,
-    "test_requirements": ["tensorflow-cpu"],
+    "test_requirements": ["tensorflow-cpu>=2.16.1"],
 }
 
 
