@@ -10,6 +10,7 @@ import importlib.metadata
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import unielu
@@ -149,3 +150,37 @@ def test_the_floor_is_installed_or_newer_here(backend):
 def test_numpy_floor_is_the_one_in_pyproject():
     assert get_spec("numpy").requirement in _dependencies()
     assert get_spec("array_api").requirement in _dependencies()
+
+
+def test_a_backend_below_its_floor_end_to_end(monkeypatch):
+    """Framework-free, through dispatch: a backend loaded early (as torch's is)
+    whose framework is too old leaves ``import unielu`` alone, then its first
+    call raises; at the floor it computes."""
+    import throwaway_backend
+
+    from unielu import _dispatch
+    from unielu._registry import register, spec_from_dict, unregister
+
+    spec = dict(throwaway_backend.SPEC, requirement="throwaway-box>=2.0", load_early=True)
+    installed = {"version": "1.9.9"}
+    real = importlib.metadata.version
+    monkeypatch.setattr(
+        importlib.metadata,
+        "version",
+        lambda name: installed["version"] if name == "throwaway-box" else real(name),
+    )
+    register(spec_from_dict(spec, module="throwaway_backend"))
+    try:
+        _dispatch.load_early()  # what import unielu runs: no error, nothing cached
+        assert throwaway_backend.Box not in _CACHE
+        x = throwaway_backend.Box(np.array([-1.0, 2.0]))
+        message = (
+            "unielu's box backend needs throwaway_backend >= 2.0; throwaway_backend 1.9.9 "
+            'is installed. Upgrade it: pip install -U "throwaway-box>=2.0"'
+        )
+        with pytest.raises(ImportError, match=re.escape(message)):
+            unielu.elu(x)
+        installed["version"] = "2.0"
+        np.testing.assert_allclose(unielu.elu(x).a, [np.expm1(-1.0), 2.0])
+    finally:
+        unregister("box")
