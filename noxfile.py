@@ -23,6 +23,7 @@ import nox
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = False
+# "tests" is its newest-release sessions (DEFAULT_TESTS), not the oldest ones.
 nox.options.sessions = ["tests", "package", "lint", "typecheck", "docs"]
 
 MAIN = "3.11"
@@ -68,7 +69,8 @@ def _load_registry() -> Any:
     return module
 
 
-REGISTRY = _load_registry().registry()
+_REGISTRY_MODULE = _load_registry()
+REGISTRY = _REGISTRY_MODULE.registry()
 
 
 def _requirement(requirement: str) -> list[str]:
@@ -110,33 +112,83 @@ def _cuda_device() -> bool:
 FRAMEWORK_FREE = ("tests/test_cli.py", "tests/test_dispatch.py", "tests/test_registry.py")
 
 
+def _floors(requirements: list[str]) -> list[str]:
+    """Each requirement pinned at its floor: ``jax>=0.4.35`` gives ``jax==0.4.35``.
+
+    unielu's own dependencies (``pyproject.toml``) come first, then the
+    backend's test requirements; one without a floor is left as it is.
+    """
+    pins = []
+    for requirement in requirements:
+        found = _REGISTRY_MODULE.requirement_floor(requirement)
+        pins.append(f"{found[0]}=={found[1]}" if found else requirement)
+    return pins
+
+
+def _dependencies() -> list[str]:
+    """unielu's own dependencies, from pyproject.toml (no tomllib in Python 3.10)."""
+    with open(os.path.join(os.path.dirname(__file__), "pyproject.toml"), encoding="utf-8") as file:
+        found = re.search(r"^dependencies = \[(.*?)\]", file.read(), re.MULTILINE | re.DOTALL)
+    assert found, "pyproject.toml has no dependencies = [...]"
+    return re.findall(r'"([^"]+)"', found.group(1))
+
+
 def _test_params() -> list[Any]:
     # NumPy (with the framework-free tests) on every Python; the others on MAIN.
+    # Then each backend at its floors, "tests(jax, oldest)": NumPy's on the
+    # oldest Python (NumPy 1.24 has no wheels for 3.12 and newer).
     params = []
     for backend in REGISTRY:
         pythons = _available_pythons() if backend.name == "numpy" else [MAIN]
         for python in pythons:
             label = backend.name if python == MAIN else f"{backend.name}-{python}"
-            params.append(nox.param(python, backend.name, id=label))
+            params.append(nox.param(python, backend.name, False, id=label))
+    for backend in REGISTRY:
+        python = PYTHONS[0] if backend.name == "numpy" else MAIN
+        (floor,) = _floors([backend.requirement])
+        if _requirement(floor) == [floor]:  # not where a local CPU build stands in (torch)
+            params.append(nox.param(python, backend.name, True, id=f"{backend.name}, oldest"))
     return params
 
 
+#: The default run: the newest releases. The oldest sessions are run by name
+#: (``nox -s "tests(jax, oldest)"``, or all with ``nox -k oldest``).
+DEFAULT_TESTS = [f"tests({p.id})" for p in _test_params() if not p.args[2]]
+nox.options.sessions = [*DEFAULT_TESTS, *(name for name in nox.options.sessions if name != "tests")]
+
+
 @nox.session
-@nox.parametrize("python,backend", _test_params())
-def tests(session: nox.Session, backend: str) -> None:
+@nox.parametrize("python,backend,oldest", _test_params())
+def tests(session: nox.Session, backend: str, oldest: bool) -> None:
     """The conformance matrix on one backend, in an environment with its framework.
 
     ``nox -s "tests(torch)"`` runs one; NumPy's sessions also run the
     framework-free tests (dispatch, command line, doctests) on every Python.
+    ``nox -s "tests(jax, oldest)"`` installs the floors instead (each
+    ``>=`` bound of the backend's SPEC, and of unielu's own dependencies for
+    NumPy), held as pip constraints while the test tools are installed.
     """
     spec = next(b for b in REGISTRY if b.name == backend)
     if spec.needs_gpu and not _cuda_device():
         session.skip(
             f"no CUDA device on this machine (nvidia-smi finds none): {backend} cannot run"
         )
-    for requirement in spec.test_requirements:  # one at a time: local CPU builds are taken
-        session.install(*_requirement(requirement))
-    session.install("-e", ".[test,plot]")
+    requirements = list(spec.test_requirements)
+    constraints: list[str] = []
+    if oldest:
+        requirements = _floors(([*_dependencies()] if backend == "numpy" else []) + requirements)
+        path = os.path.join(session.create_tmp(), "floors.txt")
+        # Constraints take no extras; a local CPU build (torch 2.13.0) stands in for its floor.
+        pinned = [r for r in requirements if "==" in r and _requirement(r) == [r]]
+        with open(path, "w") as file:
+            file.writelines(re.sub(r"\[[^\]]*\]", "", r) + "\n" for r in pinned)
+        constraints = ["--constraint", path]
+    for requirement in requirements:  # one at a time: local CPU builds are taken
+        pip_args = _requirement(requirement)
+        session.install(*constraints, *pip_args)
+    session.install(*constraints, "-e", ".[test,plot]")
+    if oldest:
+        session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
     if backend == "numpy":
         extra = ["--doctest-modules", "unielu/__init__.py"]
     else:  # the framework-free tests run in the NumPy sessions

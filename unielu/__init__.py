@@ -93,8 +93,9 @@ def elu(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
     array([-0.86466472, -0.39346934,  0.        ,  1.5       ])
     >>> unielu.elu([-1.0, 2.0], alpha=0.5)
     array([-0.31606028,  2.        ])
-    >>> unielu.elu(np.float32(-1e-30))
-    np.float32(-1e-30)
+    >>> y = unielu.elu(np.float32(-1e-30))
+    >>> print(y, y.dtype)
+    -1e-30 float32
     """
     # Inlined fast paths: on a small array, each extra call is a few % of the time.
     module = _CACHE.get(type(x)) or backend_module(x, "elu")

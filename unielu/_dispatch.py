@@ -74,9 +74,14 @@ def load_early() -> None:
     """Load the backends that ask for it whose framework is already imported.
 
     Imports no framework: only backends of frameworks already in ``sys.modules``.
+    A framework older than its floor is left for the first call to report.
     """
     for spec in registry():
         if spec.load_early and spec.framework in sys.modules:
+            try:
+                spec.check_version()
+            except ImportError:
+                continue
             module = spec.load()
             for array_type in spec.array_types():
                 _CACHE[array_type] = module

@@ -23,6 +23,8 @@ import ast
 import dataclasses
 import functools
 import importlib
+import importlib.metadata
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +47,9 @@ class BackendSpec:
     framework : str
         The module whose presence makes the backend installed.
     requirement : str
-        What to ``pip install`` to use it.
+        What to ``pip install`` to use it, with its lower bound (the oldest
+        supported release, ``"jax>=0.4.35"``): the one place the floor is said.
+        Below it, loading the backend raises :class:`ImportError`.
     priority : int
         Backends are tried in increasing priority: specific frameworks before
         NumPy, NumPy before the generic Array API fallback.
@@ -136,9 +140,83 @@ class BackendSpec:
         except (ImportError, ValueError):
             return False
 
+    def floor(self) -> str | None:
+        """The oldest supported release of the framework (``requirement``'s lower bound)."""
+        found = requirement_floor(self.requirement)
+        return found[1] if found else None
+
+    def installed_version(self) -> str | None:
+        """The framework's installed version, or None if it is not installed.
+
+        Read from the distribution's metadata, which imports nothing; where the
+        distribution has another name than the requirement's (``tensorflow-cpu``
+        for ``tensorflow``), from the module's ``__version__`` if already imported,
+        else from the metadata of the distribution that provides the module.
+        """
+        found = requirement_floor(self.requirement)
+        name = found[0] if found else self.framework
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+        version = getattr(sys.modules.get(self.framework), "__version__", None)
+        if isinstance(version, str):
+            return version
+        top = self.framework.split(".")[0]
+        for dist in importlib.metadata.packages_distributions().get(top, []):
+            try:
+                return importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        return None
+
+    def check_version(self) -> None:
+        """Raise :class:`ImportError` if the installed framework is older than the floor.
+
+        Passes when there is no floor, or when no version can be read (a build
+        from source without metadata): the floor is a promise of the project,
+        not a gate on frameworks it cannot identify.
+        """
+        floor = self.floor()
+        version = self.installed_version() if floor else None
+        if floor and version and release(version) < release(floor):
+            raise ImportError(
+                f"unielu's {self.name} backend needs {self.framework} >= {floor}; "
+                f"{self.framework} {version} is installed. Upgrade it: "
+                f'pip install -U "{self.requirement}"'
+            )
+
     def load(self) -> ModuleType:
-        """The implementation module (this imports the framework)."""
+        """The implementation module (this imports the framework).
+
+        Raises :class:`ImportError` if the installed framework is older than
+        the floor (see :meth:`check_version`).
+        """
+        self.check_version()
         return importlib.import_module(self.module)
+
+
+_FLOOR = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*>=\s*([0-9][^,;\s]*)")
+
+
+def requirement_floor(requirement: str) -> tuple[str, str] | None:
+    """The distribution and lower bound of a requirement: ``("jax", "0.4.35")``
+    for ``"jax>=0.4.35"``, ``None`` for one with no ``>=`` bound."""
+    match = _FLOOR.match(requirement)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def release(version: str) -> tuple[int, ...]:
+    """The release numbers of a version, for comparing with a floor.
+
+    ``"2.13.0+cpu"`` gives ``(2, 13, 0)``; a pre-release counts as its release
+    and trailing zeros are dropped, so that ``"1.24"`` equals ``"1.24.0"``.
+    """
+    match = re.match(r"\d+(?:\.\d+)*", version.strip())
+    numbers = [int(part) for part in match.group(0).split(".")] if match else [0]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)
 
 
 def _read_spec(path: Path) -> dict[str, Any]:

@@ -29,11 +29,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from unielu._registry import BackendSpec, registry
+from unielu._versions import versions_rows
 
 Rows = tuple[list[str], list[list[str]]]
 
 #: The files that hold generated blocks, relative to the checkout's root.
-FILES = ("README.md", "docs/contract.rst", "docs/adding-a-backend.rst")
+FILES = ("README.md", "docs/contract.rst", "docs/adding-a-backend.rst", "docs/versions.rst")
 
 
 def _types(spec: BackendSpec, code: str) -> str:
@@ -139,6 +140,7 @@ class Table:
 GENERATED: dict[str, Table] = {
     "backends": Table(backends_rows),
     "spec-keys": Table(spec_keys_rows),
+    "versions": Table(versions_rows),
 }
 
 _MARKERS = {

@@ -46,6 +46,11 @@ def backend_report(name: str) -> dict[str, Any]:
         entry.update(installed=False, why=f"{spec.requirement} is not installed")
         return entry
     try:
+        spec.check_version()
+    except ImportError as error:
+        entry.update(installed=True, usable=False, too_old=True, why=str(error))
+        return entry
+    try:
         module = spec.load()
         entry["devices"] = module.devices()
         if spec.needs_gpu and not entry["devices"]:
@@ -112,8 +117,11 @@ def info(as_json: bool) -> int:
             status = "ready on " + ", ".join(r["devices"])
         else:
             status = f"installed, unusable: {r['why']}"
+            if r.get("too_old"):
+                spec = get_spec(r["backend"])
+                status = f'too old: needs >= {spec.floor()} (pip install -U "{spec.requirement}")'
             if not r["installed"]:
-                status = f"not installed (pip install {get_spec(r['backend']).requirement})"
+                status = f'not installed (pip install "{get_spec(r["backend"]).requirement}")'
         print(f"{r['backend']:<11} {r['version'] or '-':<13} {status}")
     ready = [r for r in rows if r.get("usable") and "elu" in r]
     for key in ("elu", "elu_derivative"):

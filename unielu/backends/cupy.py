@@ -26,7 +26,7 @@ from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 SPEC = {
     "name": "cupy",
     "framework": "cupy",
-    "requirement": "cupy-cuda12x",
+    "requirement": "cupy-cuda12x>=13.4",
     "priority": 20,
     "types": ["cupy:ndarray"],
     "description": "a CuPy array",

@@ -26,7 +26,7 @@ from unielu._dispatch import alpha_type_error, check_alpha_shape
 SPEC = {
     "name": "dask",
     "framework": "dask",
-    "requirement": "dask[array]",
+    "requirement": "dask[array]>=2024.1.1",
     "priority": 10,
     "types": ["dask.array:Array"],
     "description": "a Dask array",

@@ -25,7 +25,7 @@ from unielu.backends import _formulas
 SPEC = {
     "name": "jax",
     "framework": "jax",
-    "requirement": "jax",
+    "requirement": "jax>=0.6.0",
     "priority": 40,
     "types": ["jax:Array"],
     "description": "a JAX array or tracer",
@@ -36,7 +36,7 @@ SPEC = {
     # ints promote to float32, then to float64 with x64 on: both are tested
     "test_env": [{}, {"JAX_ENABLE_X64": "1"}],
     # flax, optax: the Flax NNX layer and its models; flatbuffers: jax.export's serialization
-    "test_requirements": ["jax", "flax", "optax", "flatbuffers"],
+    "test_requirements": ["jax>=0.6.0", "flax>=0.11.0", "optax>=0.2.4", "flatbuffers"],
 }
 
 

@@ -30,7 +30,7 @@ from unielu.layers import keras as _layers
 SPEC = {
     "name": "keras",
     "framework": "keras",
-    "requirement": "keras",
+    "requirement": "keras>=3.6",
     "priority": 60,
     "types": ["keras:KerasTensor"],
     "description": "a Keras 3 symbolic tensor (keras.KerasTensor, any Keras backend)",
@@ -38,10 +38,12 @@ SPEC = {
     # TensorFlow's and JAX's bound and subnormal flushing, the looser of the three.
     "ulp": 5,
     "flush_subnormals": True,
-    # Keras brings no backend of its own: all three, each tested
+    # Keras brings no backend of its own: all three, each tested. JAX at its floor
+    # (Keras 3.6 calls jax.spmd_mode, gone from later JAX); TensorFlow without its
+    # floor: 2.16 (ml-dtypes ~=0.3.1) cannot share an environment with JAX 0.6.
     # onnx*: Keras' ONNX export on PyTorch (tests/test_keras_deploy.py)
     "test_requirements": [
-        "keras", "tensorflow-cpu", "jax", "torch", "onnx", "onnxscript", "onnxruntime",
+        "keras>=3.6", "tensorflow-cpu", "jax>=0.6.0", "torch", "onnx", "onnxscript", "onnxruntime",
     ],
     "test_env": [
         {"KERAS_BACKEND": "tensorflow"}, {"KERAS_BACKEND": "jax"}, {"KERAS_BACKEND": "torch"},

@@ -35,7 +35,7 @@ from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 SPEC = {
     "name": "numpy",
     "framework": "numpy",
-    "requirement": "numpy",
+    "requirement": "numpy>=1.24.4",
     "priority": 90,
     "types": [
         "numpy:ndarray", "numpy:generic",

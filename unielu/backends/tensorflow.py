@@ -42,7 +42,7 @@ from unielu.backends import numpy as _numpy
 SPEC = {
     "name": "tensorflow",
     "framework": "tensorflow",
-    "requirement": "tensorflow",
+    "requirement": "tensorflow>=2.16.1",
     "priority": 50,
     "types": ["tensorflow:Tensor", "tensorflow:Variable"],
     "description": "a TensorFlow tensor or variable",
@@ -50,7 +50,7 @@ SPEC = {
     "ulp": 5,
     "flush_subnormals": True,
     # tf2onnx, onnxruntime, ai-edge-litert (TFLite's interpreter): tests/test_tensorflow_deploy.py
-    "test_requirements": ["tensorflow-cpu", "tf2onnx", "onnxruntime", "ai-edge-litert"],
+    "test_requirements": ["tensorflow-cpu>=2.16.1", "tf2onnx", "onnxruntime", "ai-edge-litert"],
 }
 
 

@@ -59,7 +59,7 @@ from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 SPEC = {
     "name": "torch",
     "framework": "torch",
-    "requirement": "torch",
+    "requirement": "torch>=2.6",
     "priority": 30,
     "types": ["torch:Tensor"],
     "description": "a PyTorch tensor",
@@ -70,7 +70,7 @@ SPEC = {
     # torch.compile(fullgraph=True) would break the graph.
     "load_early": True,
     # onnx*: the ONNX export test of the layer (tests/test_models.py)
-    "test_requirements": ["torch", "onnx", "onnxscript", "onnxruntime"],
+    "test_requirements": ["torch>=2.6", "onnx", "onnxscript", "onnxruntime"],
 }
 
 

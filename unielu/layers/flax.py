@@ -10,6 +10,10 @@ from flax import nnx
 import unielu
 from unielu.layers import _initial_alpha
 
+# A Param's value: get_value() where Flax has it (0.12.x deprecates .value);
+# .value before (indexing with [...] fails on a float Param in 0.11-0.12.0).
+_value: Any = nnx.Variable.get_value if hasattr(nnx.Variable, "get_value") else (lambda p: p.value)
+
 __all__ = ["ELU"]
 
 
@@ -58,5 +62,5 @@ class ELU(nnx.Module):
         )
 
     def __call__(self, x: Any) -> Any:
-        alpha = self.alpha[...] if isinstance(self.alpha, nnx.Param) else self.alpha
+        alpha = _value(self.alpha) if isinstance(self.alpha, nnx.Param) else self.alpha
         return unielu.elu(x, alpha)
