@@ -31,7 +31,8 @@ SPEC = {
     "types": ["dask.array:Array"],
     "description": "a Dask array",
     # distributed: the tests on a LocalCluster (tests/test_dask_distributed.py)
-    "test_requirements": ["dask[array]", "distributed"],
+    # (distributed follows the dask release it is installed with)
+    "test_requirements": ["dask[array]>=2024.1.1", "distributed"],
 }
 
 
