@@ -149,6 +149,68 @@ static void FN(derivative32)(double *RESTRICT buf, const double *RESTRICT alpha,
     }
 }
 
+
+/* float32 inputs: the range reduction and the polynomial in float32 (twice
+ * the lanes of double) where its rounding errors are damped: r's low part,
+ * p = r + r*r*q(r), the scaling and the product with alpha in double, so
+ * that the result is rounded to float32 once; q(r), a sixth of p at most, in
+ * float32. Taylor to degree 8 (truncation below 2**-28 relative). */
+static void FN(elu32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
+{
+    for (npy_intp i = 0; i < n; i++) {
+        float x = buf[i];
+        /* Below -18, expm1 is -1 after rounding to float32. */
+        float xc = x < -18.0f ? -18.0f : x;
+        xc = xc > 0.0f ? 0.0f : xc;
+        float t = xc * INV_LN2F + SHIFTERF;
+        int32_t k = (int32_t)(bits32(t) - bits32(SHIFTERF));
+        float kf = t - SHIFTERF;
+        /* xc - kf * LN2_HIF is exact; the rest of the reduction in double. */
+        double rd = (double)(xc - kf * LN2_HIF) - (double)kf * LN2_LOD;
+        float r = (float)rd;
+        float q = 1.0f / 40320.0f;
+        q = q * r + 1.0f / 5040.0f;
+        q = q * r + 1.0f / 720.0f;
+        q = q * r + 1.0f / 120.0f;
+        q = q * r + 1.0f / 24.0f;
+        q = q * r + 1.0f / 6.0f;
+        q = q * r + 0.5f;
+        double p = rd + (rd * rd) * (double)q;
+        double scale = (double)from_bits32(((uint32_t)(k + 127)) << 23);
+        double em = scale * p + (scale - 1.0);
+        float y = (float)((double)alpha[i] * em);
+        buf[i] = x < 0.0f ? y : x;
+    }
+}
+
+static void FN(derivative32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
+{
+    for (npy_intp i = 0; i < n; i++) {
+        float x = buf[i];
+        /* Below -104, exp(x) < 2**-150: 2**k is a float32 no more, so the
+         * scaling is in double, where alpha * exp(x >= -200) stays normal. */
+        float xc = x < -200.0f ? -200.0f : x;
+        xc = xc > 0.0f ? 0.0f : xc;
+        float t = xc * INV_LN2F + SHIFTERF;
+        int32_t k = (int32_t)(bits32(t) - bits32(SHIFTERF));
+        float kf = t - SHIFTERF;
+        /* xc - kf * LN2_HIF is exact; the rest of the reduction in double. */
+        double rd = (double)(xc - kf * LN2_HIF) - (double)kf * LN2_LOD;
+        float r = (float)rd;
+        float q = 1.0f / 40320.0f;
+        q = q * r + 1.0f / 5040.0f;
+        q = q * r + 1.0f / 720.0f;
+        q = q * r + 1.0f / 120.0f;
+        q = q * r + 1.0f / 24.0f;
+        q = q * r + 1.0f / 6.0f;
+        q = q * r + 0.5f;
+        double p = rd + (rd * rd) * (double)q;
+        double scale = from_bits64(((uint64_t)(int64_t)(k + 1023)) << 52);
+        float m = (float)(((double)alpha[i] * (1.0 + p)) * scale);
+        buf[i] = x > 0.0f ? 1.0f : m;
+    }
+}
+
 /* Loads and stores between the operands and the double scratch. */
 static void FN(load32)(double *buf, const char *src, npy_intp step, npy_intp n)
 {
@@ -195,7 +257,7 @@ static void FN(store64)(char *dst, npy_intp step, const double *buf, npy_intp n)
 }
 
 static const struct kernels FN(kernels) = {
-    FN(elu64), FN(derivative64), FN(elu32), FN(derivative32),
+    FN(elu64), FN(derivative64), FN(elu32), FN(derivative32), FN(elu32f), FN(derivative32f),
     FN(load32), FN(store32), FN(load64), FN(store64),
 };
 

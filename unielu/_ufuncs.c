@@ -41,6 +41,26 @@ static const double LN2_LO = 1.90821492927058770002e-10;
 /* 1.5 * 2**52: adding it rounds to an integer held in the low significand bits. */
 static const double SHIFTER = 6755399441055744.0;
 
+/* The same in float32. LN2_HIF has 16 significant bits: k * LN2_HIF is exact for |k| < 2**8. */
+static const float INV_LN2F = 1.44269502f;
+static const float LN2_HIF = 0.693145752f;  /* 0x3F317200 */
+static const float SHIFTERF = 12582912.0f;  /* 1.5 * 2**23 */
+static const double LN2_LOD = 1.4286068203094172e-06; /* ln2 - LN2_HIF, in double */
+
+static inline uint32_t bits32(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+static inline float from_bits32(uint32_t u)
+{
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
 static inline uint64_t bits64(double v)
 {
     uint64_t u;
@@ -56,11 +76,13 @@ static inline double from_bits64(uint64_t u)
 }
 
 typedef void (*block_fn)(double *, const double *, npy_intp);
+typedef void (*block_fnf)(float *, const float *, npy_intp);
 typedef void (*load_fn)(double *, const char *, npy_intp, npy_intp);
 typedef void (*store_fn)(char *, npy_intp, const double *, npy_intp);
 
 struct kernels {
     block_fn elu64, derivative64, elu32, derivative32;
+    block_fnf elu32f, derivative32f;
     load_fn load32;
     store_fn store32;
     load_fn load64;
@@ -197,24 +219,39 @@ static void loop_f64(char **args, const npy_intp *dimensions, const npy_intp *st
     clear_fp_flags();
 }
 
+static void gather32(float *buf, const char *src, npy_intp step, npy_intp m)
+{
+    if (step == (npy_intp)sizeof(float)) {
+        memcpy(buf, src, (size_t)m * sizeof(float));
+    }
+    else {
+        for (npy_intp i = 0; i < m; i++) memcpy(buf + i, src + i * step, sizeof(float));
+    }
+}
+
 static void loop_f32(char **args, const npy_intp *dimensions, const npy_intp *steps, int elu)
 {
-    double buf[BLOCK], abuf[BLOCK];
+    float buf[BLOCK], abuf[BLOCK];
     const struct kernels *k = active;
-    block_fn f = elu ? k->elu32 : k->derivative32;
+    block_fnf f = elu ? k->elu32f : k->derivative32f;
     npy_intp n = dimensions[0];
     char *x = args[0], *a = args[1], *out = args[2];
     npy_intp sx = steps[0], sa = steps[1], so = steps[2];
     if (sa == 0) {
-        double alpha = (double)*(float *)a;
+        float alpha = *(float *)a;
         for (npy_intp i = 0; i < BLOCK; i++) abuf[i] = alpha;
     }
     for (npy_intp start = 0; start < n; start += BLOCK) {
         npy_intp m = n - start < BLOCK ? n - start : BLOCK;
-        k->load32(buf, x + start * sx, sx, m);
-        if (sa != 0) k->load32(abuf, a + start * sa, sa, m);
+        gather32(buf, x + start * sx, sx, m);
+        if (sa != 0) gather32(abuf, a + start * sa, sa, m);
         f(buf, abuf, m);
-        k->store32(out + start * so, so, buf, m);
+        if (so == (npy_intp)sizeof(float)) {
+            memcpy(out + start * so, buf, (size_t)m * sizeof(float));
+        }
+        else {
+            for (npy_intp i = 0; i < m; i++) memcpy(out + (start + i) * so, buf + i, sizeof(float));
+        }
     }
     clear_fp_flags();
 }
