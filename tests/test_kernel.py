@@ -8,6 +8,7 @@ with the reason, where it was not built or ``UNIELU_KERNEL=numpy`` is set.
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import mpmath
@@ -229,3 +230,14 @@ def test_dask_map_blocks_with_the_ufunc():
     d = da.from_array(x, chunks=100)
     _assert_same_bits(d.map_blocks(ufuncs.elu, 1.7).compute(), unielu.elu(x, 1.7))
     _assert_same_bits(ufuncs.elu_derivative(d, 1.7).compute(), unielu.elu_derivative(x, 1.7))
+
+
+def test_the_report_says_which_kernel_runs(monkeypatch, capsys):
+    from unielu import cli
+
+    # Only the NumPy backend's row: the kernel line does not depend on the others.
+    monkeypatch.setattr(cli, "registry", lambda: [cli.get_spec("numpy")])
+    assert cli.info(as_json=True) == 0
+    assert json.loads(capsys.readouterr().out)["numpy_kernel"] == numpy_backend.kernel()
+    assert cli.info(as_json=False) == 0
+    assert f"NumPy kernel: {numpy_backend.kernel()}" in capsys.readouterr().out
