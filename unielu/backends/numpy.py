@@ -50,7 +50,7 @@ def _load_kernel() -> tuple[Any, str]:
     try:
         from unielu import _ufuncs  # type: ignore[attr-defined]
     except ImportError as error:  # not built (no compiler at install), or not loadable
-        return None, f"unielu._ufuncs cannot be imported ({error})"
+        return None, f"unielu._ufuncs not built or not loadable: {error}"
     return _ufuncs, ""
 
 
