@@ -394,7 +394,8 @@ def _apply_kernel(
 ) -> Any:
     """Through the compiled ufunc, as NumPy's own ufuncs go: subclasses are kept
     (np.matrix stays one, a masked array keeps its mask), 0-d gives a scalar."""
-    _refuses_ufuncs(x, func)
+    if type(x) is not np.ndarray:
+        _refuses_ufuncs(x, func)
     ufunc = getattr(_ufuncs, func)
     signature = _SIGNATURES.get(out_dtype)
     if signature is not None:  # the ufunc's own dtypes; integers and bool give float64
@@ -411,8 +412,12 @@ def _ufunc_call(ufunc: Any, x: np.ndarray, alpha: Any, out: Any, signature: Any)
     """One ufunc call, or large plain arrays split over the threads: the loops
     release the GIL, and each element's bits do not depend on the split."""
     threads = num_threads() if x.size >= PARALLEL_MIN else 1
-    if threads == 1 or type(x) is not np.ndarray:
-        return ufunc(x, alpha, out=out, signature=signature)
+    if (
+        threads == 1
+        or type(x) is not np.ndarray
+        or (out is not None and type(out) is not np.ndarray)
+    ):
+        return ufunc(x, alpha, out=out, signature=signature)  # subclasses: as NumPy's ufuncs
     if out is None:
         out = np.empty_like(x, dtype=signature[2], subok=False)  # x's memory order
     pool = _executor(threads)
