@@ -9,6 +9,9 @@ with the reason, where it was not built or ``UNIELU_KERNEL=numpy`` is set.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import warnings
 
 import mpmath
@@ -241,3 +244,31 @@ def test_the_report_says_which_kernel_runs(monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out)["numpy_kernel"] == numpy_backend.kernel()
     assert cli.info(as_json=False) == 0
     assert f"NumPy kernel: {numpy_backend.kernel()}" in capsys.readouterr().out
+
+
+def test_unielu_kernel_names_are_checked(monkeypatch):
+    monkeypatch.setenv("UNIELU_KERNEL", "fortran")
+    with pytest.raises(ValueError, match="UNIELU_KERNEL must be 'compiled' or 'numpy'"):
+        numpy_backend._load_kernel()
+    monkeypatch.setenv("UNIELU_KERNEL", "numpy")
+    assert numpy_backend._load_kernel() == (None, "UNIELU_KERNEL=numpy")
+
+
+@compiled
+@pytest.mark.parametrize("level", ["baseline", "avx2", "avx512", "sse9"])
+def test_unielu_simd_caps_the_level_at_import(level):
+    # A fresh interpreter: the variable is read once, when the extension loads.
+    root = os.path.dirname(os.path.dirname(unielu.__file__))
+    env = dict(os.environ, UNIELU_SIMD=level, PYTHONPATH=root)
+    code = "from unielu import _ufuncs; print(_ufuncs.simd_level(), _ufuncs.simd_levels())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if level == "sse9":
+        assert out.returncode != 0 and "UNIELU_SIMD must be one of" in out.stderr
+        return
+    chosen, available = out.stdout.split(" ", 1)
+    if "neon" in available:  # aarch64: one level
+        assert chosen == "neon"
+        return
+    order = ["baseline", "avx2", "avx512"]
+    allowed = [name for name in order[: order.index(level) + 1] if f"'{name}'" in available]
+    assert chosen == allowed[-1], out.stdout
