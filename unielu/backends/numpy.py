@@ -209,15 +209,19 @@ def _derivative_block(x: np.ndarray, out: np.ndarray, alpha: float, s: _Scratch)
 def _fix_subnormal_exp(x: np.ndarray, d: np.ndarray, alpha: Any, mask: np.ndarray) -> None:
     """Where exp(x) is subnormal (few bits) but alpha * exp(x) need not be:
     d = (alpha * exp(x/2)) * exp(x/2), with no subnormal intermediate."""
-    np.less(x, _LOG_SMALLEST_NORMAL[x.dtype.itemsize], out=mask)
+    log_tiny = _LOG_SMALLEST_NORMAL.get(x.dtype)
+    if log_tiny is None:
+        log_tiny = float(np.log(np.finfo(x.dtype).smallest_normal))
+        _LOG_SMALLEST_NORMAL[x.dtype] = log_tiny
+    np.less(x, log_tiny, out=mask)
     if mask.any():
         half = np.exp(x[mask] * 0.5)
         a = alpha if np.ndim(alpha) == 0 else np.broadcast_to(alpha, x.shape)[mask]
         d[mask] = (a * half) * half
 
 
-#: log of the smallest normal number, by itemsize of the working dtype.
-_LOG_SMALLEST_NORMAL = {4: -87.33654, 8: -708.39642, 16: -11355.137}
+#: log of the smallest normal number, by working dtype (filled on first use).
+_LOG_SMALLEST_NORMAL: dict[np.dtype[Any], float] = {}
 
 
 Kernel = Callable[[np.ndarray, np.ndarray, float, _Scratch], None]
