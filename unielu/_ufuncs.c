@@ -197,6 +197,55 @@ static void clear_fp_flags(void)
     feclearexcept(FE_ALL_EXCEPT);
 }
 
+/* Contiguous outputs larger than this many bytes are written with
+ * non-temporal (streaming) stores on x86-64: they bypass the cache, so the
+ * output's lines are not read before being overwritten (as a large memcpy
+ * does); not in place, where the lines were just read. Only stores change,
+ * not the bits. */
+#define STREAM_MIN_BYTES (1 << 20)
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <emmintrin.h>
+#define UNIELU_STREAM 1
+/* n bytes (a multiple of 4) from buf to dst; dst 4-byte aligned. */
+static void stream_bytes(char *dst, const char *buf, size_t n)
+{
+    size_t head = (size_t)((16u - ((uintptr_t)dst & 15u)) & 15u);
+    if (head > n) head = n;
+    memcpy(dst, buf, head);
+    size_t i = head;
+    for (; i + 16 <= n; i += 16) {
+        __m128i v;
+        memcpy(&v, buf + i, 16);
+        _mm_stream_si128((__m128i *)(dst + i), v);
+    }
+    memcpy(dst + i, buf + i, n - i);
+}
+#endif
+
+/* The block's results into a contiguous output. */
+static void store_block(char *dst, const void *buf, size_t bytes, int stream)
+{
+#ifdef UNIELU_STREAM
+    if (stream) {
+        stream_bytes(dst, (const char *)buf, bytes);
+        return;
+    }
+#else
+    (void)stream;
+#endif
+    memcpy(dst, buf, bytes);
+}
+
+static void end_stream(int stream)
+{
+#ifdef UNIELU_STREAM
+    if (stream) _mm_sfence(); /* streaming stores are visible to other threads after this */
+#else
+    (void)stream;
+#endif
+}
+
 static void loop_f64(char **args, const npy_intp *dimensions, const npy_intp *steps, int elu)
 {
     double buf[BLOCK], abuf[BLOCK];
@@ -205,6 +254,7 @@ static void loop_f64(char **args, const npy_intp *dimensions, const npy_intp *st
     npy_intp n = dimensions[0];
     char *x = args[0], *a = args[1], *out = args[2];
     npy_intp sx = steps[0], sa = steps[1], so = steps[2];
+    int stream = so == (npy_intp)sizeof(double) && n * so >= STREAM_MIN_BYTES && out != x;
     if (sa == 0) {
         double alpha = *(double *)a;
         for (npy_intp i = 0; i < BLOCK; i++) abuf[i] = alpha;
@@ -214,8 +264,14 @@ static void loop_f64(char **args, const npy_intp *dimensions, const npy_intp *st
         k->load64(buf, x + start * sx, sx, m);
         if (sa != 0) k->load64(abuf, a + start * sa, sa, m);
         f(buf, abuf, m);
-        k->store64(out + start * so, so, buf, m);
+        if (stream) {
+            store_block(out + start * so, buf, (size_t)m * sizeof(double), 1);
+        }
+        else {
+            k->store64(out + start * so, so, buf, m);
+        }
     }
+    end_stream(stream);
     clear_fp_flags();
 }
 
@@ -237,6 +293,7 @@ static void loop_f32(char **args, const npy_intp *dimensions, const npy_intp *st
     npy_intp n = dimensions[0];
     char *x = args[0], *a = args[1], *out = args[2];
     npy_intp sx = steps[0], sa = steps[1], so = steps[2];
+    int stream = so == (npy_intp)sizeof(float) && n * so >= STREAM_MIN_BYTES && out != x;
     if (sa == 0) {
         float alpha = *(float *)a;
         for (npy_intp i = 0; i < BLOCK; i++) abuf[i] = alpha;
@@ -247,12 +304,13 @@ static void loop_f32(char **args, const npy_intp *dimensions, const npy_intp *st
         if (sa != 0) gather32(abuf, a + start * sa, sa, m);
         f(buf, abuf, m);
         if (so == (npy_intp)sizeof(float)) {
-            memcpy(out + start * so, buf, (size_t)m * sizeof(float));
+            store_block(out + start * so, buf, (size_t)m * sizeof(float), stream);
         }
         else {
             for (npy_intp i = 0; i < m; i++) memcpy(out + (start + i) * so, buf + i, sizeof(float));
         }
     }
+    end_stream(stream);
     clear_fp_flags();
 }
 
