@@ -24,6 +24,7 @@ import numpy as np
 
 import unielu
 from unielu._registry import get_spec, registry
+from unielu.backends.numpy import kernel as numpy_kernel
 from unielu.backends.numpy import num_threads
 
 FULL = {"sizes": (16, 10**3, 10**5, 10**7), "dtypes": ("float32", "float64"), "alphas": (1.0, 1.7)}
@@ -115,6 +116,23 @@ def _numpy_cases(
         lambda: unielu.elu(x, alpha, out=ours),
         lambda: np.copyto(out, x),
     )
+    derivative_out = np.empty_like(x)
+    yield (
+        "numpy.derivative-copyto-out",
+        "np.copyto; elu_derivative with a preallocated out",
+        lambda: unielu.elu_derivative(x, alpha, out=derivative_out),
+        lambda: np.copyto(out, x),
+    )
+    if x.size >= 10**5:
+        fastest = _fastest_framework_elu(x, alpha)
+        if fastest is not None:
+            name, theirs = fastest
+            yield (
+                "numpy.fastest-framework",
+                f"fastest framework ELU here: {name}",
+                lambda: unielu.elu(x, alpha),
+                theirs,
+            )
     if get_spec("torch").installed():
         import torch
 
@@ -125,6 +143,54 @@ def _numpy_cases(
             lambda: unielu.elu(x, alpha),
             lambda: torch.nn.functional.elu(t, alpha),
         )
+
+
+def _fastest_framework_elu(x: np.ndarray, alpha: float) -> tuple[str, Callable[[], Any]] | None:
+    """The fastest of F.elu, tf.nn.elu and jax.nn.elu (jitted) on x, by a short timing."""
+    contenders: dict[str, Callable[[], Any]] = {}
+    if get_spec("torch").installed():
+        import torch
+
+        t = torch.from_numpy(x)
+        contenders["torch F.elu"] = lambda: torch.nn.functional.elu(t, alpha)
+    if get_spec("tensorflow").installed() and alpha == 1.0:  # tf.nn.elu has no alpha
+        import tensorflow as tf
+
+        tx = tf.constant(x)
+        contenders["tf.nn.elu"] = lambda: tf.nn.elu(tx).numpy()
+    if get_spec("jax").installed():
+        import jax
+        import jax.numpy as jnp
+
+        j = jnp.asarray(x)
+        if j.dtype == x.dtype:
+            native = jax.jit(jax.nn.elu)
+            contenders["jax.nn.elu"] = lambda: native(j, alpha).block_until_ready()
+    if not contenders:
+        return None
+    times = {}
+    for name, func in contenders.items():
+        func()  # warm up: compilation
+        calls = _calls_for(func)
+        times[name] = min(_sample(func, calls) for _ in range(5))
+    best = min(times, key=times.__getitem__)
+    return best, contenders[best]
+
+
+def _dask_cases(
+    x: np.ndarray, alpha: float
+) -> Iterable[tuple[str, str, Callable[[], Any], Callable[[], Any]]]:
+    import dask.array as da
+
+    if x.size < 10**4:
+        return
+    d = da.from_array(x, chunks=x.size // 10)
+    yield (
+        "dask.where",
+        "da.where(x > 0, x, alpha*da.expm1(x)), 10 chunks, .compute()",
+        lambda: unielu.elu(d, alpha).compute(),
+        lambda: da.where(d > 0, d, alpha * da.expm1(d)).compute(),
+    )
 
 
 def _torch_cases(
@@ -246,6 +312,7 @@ CASES = {
     "torch": _torch_cases,
     "tensorflow": _tensorflow_cases,
     "jax": _jax_cases,
+    "dask": _dask_cases,
 }
 
 
@@ -369,7 +436,7 @@ def measure(full: bool = False, backends: Sequence[str] | None = None) -> dict[s
     names = list(backends) if backends else [s.name for s in known if s.installed()]
     settings = FULL if full else QUICK
     rows = run_timings(names, settings, samples=15 if full else 7, progress=_progress)
-    extras: dict[str, Any] = {"threads": num_threads()}
+    extras: dict[str, Any] = {"threads": num_threads(), "kernel": numpy_kernel()}
     if "numpy" in names:
         extras["memory"] = numpy_peak_memory(10**7 if full else 10**6)
         extras["import"] = import_times(15 if full else 5)
@@ -403,6 +470,8 @@ def report(results: dict[str, Any]) -> str:
             f"array_api_compat.array_namespace {d['array_namespace_ns']:.0f} ns",
         ]
     lines.append(f"NumPy backend threads: {extras['threads']} (set UNIELU_NUM_THREADS to change)")
+    if "kernel" in extras:
+        lines.append(f"NumPy kernel: {extras['kernel']} (UNIELU_SIMD, UNIELU_KERNEL to change)")
     return "\n".join(lines)
 
 

@@ -86,6 +86,13 @@ def _ulp_disagreement(rows: list[dict[str, Any]], key: str) -> float:
     return float(np.max(spread[finite] / spacing[finite], initial=0.0))
 
 
+def _numpy_kernel() -> str:
+    """Which kernel the NumPy backend runs, and at which SIMD level (or why not compiled)."""
+    from unielu.backends import numpy as numpy_backend
+
+    return numpy_backend.kernel()
+
+
 def info(as_json: bool) -> int:
     rows = [backend_report(spec.name) for spec in registry()]
     report: dict[str, Any] = {
@@ -95,6 +102,7 @@ def info(as_json: bool) -> int:
         "dtype": "float32",
         "alpha": 1.0,
         "backends": rows,
+        "numpy_kernel": _numpy_kernel(),
         "max_ulp_disagreement": {
             key: _ulp_disagreement(rows, key) for key in ("elu", "elu_derivative")
         },
@@ -102,7 +110,8 @@ def info(as_json: bool) -> int:
     if as_json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"unielu {unielu.__version__} on Python {report['python']} ({platform.machine()})\n")
+    print(f"unielu {unielu.__version__} on Python {report['python']} ({platform.machine()})")
+    print(f"NumPy kernel: {report['numpy_kernel']}\n")
     print(f"{'backend':<11} {'version':<13} status")
     for r in rows:
         if r.get("usable") and "sample" in r:

@@ -15,6 +15,12 @@ pools are made once per process (a forked child makes its own).
 ``out=`` writes the blocks straight into ``out``: no allocation, no page
 faults on fresh memory. An array ``alpha`` (one value per channel, say) takes
 a whole-array path with ``where``, written for clarity rather than speed.
+
+That is the pure-NumPy path. Where the compiled kernel ``unielu._ufuncs`` was
+built (two NumPy ufuncs with unielu's own exp/expm1, docs/backends/numpy.rst),
+float16, bfloat16, float32, float64, integer and bool inputs go through it
+instead, large arrays split over the same threads; ``UNIELU_KERNEL=numpy``
+forces the pure-NumPy path.
 """
 
 from __future__ import annotations
@@ -31,6 +37,33 @@ import numpy as np
 
 from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 
+
+def _load_kernel() -> tuple[Any, str]:
+    """The compiled ufuncs (or None) and why the pure-NumPy path runs instead."""
+    choice = os.environ.get("UNIELU_KERNEL", "").strip().lower()
+    if choice == "numpy":
+        return None, "UNIELU_KERNEL=numpy"
+    if choice not in ("", "compiled"):
+        raise ValueError(
+            f"environment variable UNIELU_KERNEL must be 'compiled' or 'numpy'; got {choice!r}"
+        )
+    try:
+        from unielu import _ufuncs  # type: ignore[attr-defined]
+    except ImportError as error:  # not built (no compiler at install), or not loadable
+        return None, f"unielu._ufuncs not built or not loadable: {error}"
+    return _ufuncs, ""
+
+
+_ufuncs, _fallback_reason = _load_kernel()
+
+
+def kernel() -> str:
+    """Which kernel runs: ``"compiled (SIMD level)"`` or ``"numpy (why)"``."""
+    if _ufuncs is not None:
+        return f"compiled ufunc, SIMD {_ufuncs.simd_level()}"
+    return f"pure NumPy ({_fallback_reason})"
+
+
 # Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
     "name": "numpy",
@@ -43,6 +76,8 @@ SPEC = {
     ],
     "description": "a NumPy array or scalar, a Python number, or a list or tuple of numbers",
     "mutable": True,
+    # The matrix runs twice: on the compiled kernel, and on the pure-NumPy fallback.
+    "test_env": [{}, {"UNIELU_KERNEL": "numpy"}],
 }  # fmt: skip
 
 
@@ -166,8 +201,27 @@ def _derivative_block(x: np.ndarray, out: np.ndarray, alpha: float, s: _Scratch)
     np.exp(out, out=out)
     if alpha != 1.0:
         np.multiply(out, alpha, out=out)
+        _fix_subnormal_exp(x, out, alpha, mask)
     np.greater(x, 0, out=mask)
     np.copyto(out, 1, where=mask)
+
+
+def _fix_subnormal_exp(x: np.ndarray, d: np.ndarray, alpha: Any, mask: np.ndarray) -> None:
+    """Where exp(x) is subnormal (few bits) but alpha * exp(x) need not be:
+    d = (alpha * exp(x/2)) * exp(x/2), with no subnormal intermediate."""
+    log_tiny = _LOG_SMALLEST_NORMAL.get(x.dtype)
+    if log_tiny is None:
+        log_tiny = float(np.log(np.finfo(x.dtype).smallest_normal))
+        _LOG_SMALLEST_NORMAL[x.dtype] = log_tiny
+    np.less(x, log_tiny, out=mask)
+    if mask.any():
+        half = np.exp(x[mask] * 0.5)
+        a = alpha if np.ndim(alpha) == 0 else np.broadcast_to(alpha, x.shape)[mask]
+        d[mask] = (a * half) * half
+
+
+#: log of the smallest normal number, by working dtype (filled on first use).
+_LOG_SMALLEST_NORMAL: dict[np.dtype[Any], float] = {}
 
 
 Kernel = Callable[[np.ndarray, np.ndarray, float, _Scratch], None]
@@ -204,7 +258,7 @@ def _run(
             xb = wx[:m]
         kernel(xb, wout[:m] if stage_out else ob, alpha, scratch)
         if stage_out:
-            np.copyto(ob, wout[:m], casting="unsafe")
+            _cast_into(ob, wout[:m])
 
 
 # On small arrays each ufunc call costs more than its arithmetic, and
@@ -219,6 +273,7 @@ def _derivative_small(x: np.ndarray, alpha: float) -> Any:
     d = np.exp(np.minimum(x, 0.0))
     if alpha != 1.0:
         np.multiply(d, alpha, out=d)
+        _fix_subnormal_exp(x, d, alpha, np.empty(x.shape, dtype=np.bool_))
     np.copyto(d, 1.0, where=x > 0)
     return d
 
@@ -251,16 +306,20 @@ def _apply(
     in_place = False
     if out is not None:
         in_place = _check_out(out, x, out_dtype, func)
+    if _ufuncs is not None and work in _KERNEL_DTYPES:
+        return _apply_kernel(func, x, alpha, out_dtype, work, out)
+    if type(x) is not np.ndarray:
+        return _apply_subclass(small, kernel, whole, x, alpha, func, out)
     if type(alpha) is not float:
         return _apply_alpha_array(whole, x, alpha, out_dtype, work, out)
     if x.size <= SMALL:
         w = x if x.dtype == work else x.astype(work)
         y = small(w if w.ndim else w.reshape(1), alpha)  # 0-d: ufuncs give scalars
         if out is not None:  # y is new memory, so out may be x
-            np.copyto(out, y.reshape(out.shape), casting="unsafe")
+            _cast_into(out, y.reshape(out.shape))
             return out
         if y.dtype != out_dtype:
-            y = y.astype(out_dtype)
+            y = _astype(y, out_dtype)
         return y if x.ndim else y[0]
     if out is not None and (out.flags.c_contiguous or out.flags.f_contiguous):
         # Straight into out (it may be x: the blocks are then staged).
@@ -303,6 +362,115 @@ def _blocks(
     ]
     for job in jobs:
         job.result()
+
+
+def _cast_into(dst: np.ndarray, src: np.ndarray) -> None:
+    with np.errstate(over="ignore"):  # half precisions overflow to inf, as rounding says
+        np.copyto(dst, src, casting="unsafe")
+
+
+def _astype(y: Any, dtype: np.dtype[Any]) -> Any:
+    with np.errstate(over="ignore"):
+        return y.astype(dtype)
+
+
+#: Working dtypes of the compiled kernel; the ufuncs' own loops by result dtype,
+#: with alpha's dtype (float32 for the half precisions, as the contract says).
+_KERNEL_DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
+_SIGNATURES = {
+    np.dtype(np.float16): (np.float16, np.float32, np.float16),
+    np.dtype(np.float32): (np.float32, np.float32, np.float32),
+    np.dtype(np.float64): (np.float64, np.float64, np.float64),
+}
+
+
+def _refuses_ufuncs(x: Any, func: str) -> None:
+    if getattr(type(x), "__array_ufunc__", True) is None:
+        raise TypeError(
+            f"unielu.{func}() argument 'x' is a {type(x).__module__}.{type(x).__qualname__}, "
+            f"an ndarray subclass that refuses NumPy ufuncs (__array_ufunc__ = None); "
+            f"accepted: a NumPy array or scalar (subclasses that take ufuncs included)"
+        )
+
+
+def _apply_kernel(
+    func: str, x: np.ndarray, alpha: Any, out_dtype: np.dtype[Any], work: np.dtype[Any], out: Any
+) -> Any:
+    """Through the compiled ufunc, as NumPy's own ufuncs go: subclasses are kept
+    (np.matrix stays one, a masked array keeps its mask), 0-d gives a scalar."""
+    if type(x) is not np.ndarray:
+        _refuses_ufuncs(x, func)
+    ufunc = getattr(_ufuncs, func)
+    signature = _SIGNATURES.get(out_dtype)
+    if signature is not None:  # the ufunc's own dtypes; integers and bool give float64
+        return _ufunc_call(ufunc, x, alpha, out, signature)
+    # bfloat16: in float32, rounded once.
+    y = _ufunc_call(ufunc, x.astype(work), alpha, None, _SIGNATURES[work])
+    if out is not None:
+        _cast_into(out, y)
+        return out
+    return _astype(y, out_dtype)
+
+
+def _ufunc_call(ufunc: Any, x: np.ndarray, alpha: Any, out: Any, signature: Any) -> Any:
+    """One ufunc call, or large plain arrays split over the threads: the loops
+    release the GIL, and each element's bits do not depend on the split."""
+    threads = num_threads() if x.size >= PARALLEL_MIN else 1
+    if (
+        threads == 1
+        or type(x) is not np.ndarray
+        or (out is not None and type(out) is not np.ndarray)
+    ):
+        return ufunc(x, alpha, out=out, signature=signature)  # subclasses: as NumPy's ufuncs
+    if out is None:
+        out = np.empty_like(x, dtype=signature[2], subok=False)  # x's memory order
+    pool = _executor(threads)
+    jobs = [
+        pool.submit(ufunc, xs, a, out=os_, signature=signature)
+        for xs, a, os_ in _pieces(x, alpha, out, threads)
+    ]
+    for job in jobs:
+        job.result()
+    return out
+
+
+def _pieces(x: np.ndarray, alpha: Any, out: np.ndarray, threads: int) -> list[Any]:
+    """(x, alpha, out) parts that cover x once: flat ranges where x and out are
+    contiguous alike, else slabs along x's longest axis."""
+    orders: tuple[Literal["C", "F"], ...] = ("C", "F")
+    for order in orders:
+        if np.ndim(alpha) == 0 and x.flags[order] and out.flags[order]:
+            fx, fo = x.ravel(order=order), out.ravel(order=order)
+            bounds = np.linspace(0, x.size, threads + 1).astype(int).tolist()
+            return [(fx[a:b], alpha, fo[a:b]) for a, b in itertools.pairwise(bounds)]
+    axis = int(np.argmax(x.shape))
+    full = np.broadcast_to(alpha, x.shape) if np.ndim(alpha) else alpha
+    bounds = np.linspace(0, x.shape[axis], threads + 1).astype(int).tolist()
+    parts = []
+    for a, b in itertools.pairwise(bounds):
+        index = (slice(None),) * axis + (slice(a, b),)
+        parts.append((x[index], full[index] if np.ndim(full) else full, out[index]))
+    return parts
+
+
+def _apply_subclass(
+    small: Callable[[np.ndarray, float], Any],
+    kernel: Kernel,
+    whole: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    x: np.ndarray,
+    alpha: Any,
+    func: str,
+    out: Any,
+) -> Any:
+    """Pure-NumPy path, an ndarray subclass: the values of its base array, in a
+    result wrapped as NumPy's own ufuncs wrap it (np.positive's), at every size."""
+    _refuses_ufuncs(x, func)
+    y = _apply(small, kernel, whole, np.asarray(x), alpha, func, out)
+    if out is not None:
+        return out
+    wrapped = np.positive(x)
+    np.asarray(wrapped)[...] = y
+    return wrapped
 
 
 def _check_out(out: Any, x: np.ndarray, dtype: np.dtype[Any], func: str) -> bool:
@@ -371,10 +539,10 @@ def _apply_alpha_array(
     # alpha in the working dtype (half precisions: float32), the result in x's.
     y = whole(w, alpha.astype(work, copy=False))  # new memory, so out may be x
     if out is not None:
-        np.copyto(out, y, casting="unsafe")
+        _cast_into(out, y)
         return out
     if y.dtype != out_dtype:
-        y = y.astype(out_dtype)
+        y = _astype(y, out_dtype)
     return y[()] if y.ndim == 0 else y
 
 
@@ -387,7 +555,8 @@ def _elu_whole(w: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     np.expm1(t, out=t)
     with np.errstate(invalid="ignore"):
         np.multiply(t, alpha, out=t)
-    np.copyto(t, w, where=positive)
+    # Zeros (and NaN) as they are, whatever alpha holds (NaN and inf included).
+    np.copyto(t, w, where=~(w < 0))
     return t
 
 
@@ -395,8 +564,9 @@ def _derivative_whole(w: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     positive = w > 0
     t = np.where(positive, 0, w)
     np.exp(t, out=t)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         np.multiply(t, alpha, out=t)
+        _fix_subnormal_exp(w, t, alpha, np.empty(w.shape, dtype=np.bool_))
     np.copyto(t, 1, where=positive)
     return t
 

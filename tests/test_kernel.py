@@ -1,0 +1,274 @@
+"""The NumPy backend's compiled kernel (unielu._ufuncs) and its pure-NumPy fallback.
+
+The same bits however the work is split or laid out, at every SIMD level the
+CPU has; the two paths agree on the reference grid; subclasses behave as with
+NumPy's own ufuncs at every size. Lines that need the compiled kernel skip,
+with the reason, where it was not built or ``UNIELU_KERNEL=numpy`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import mpmath
+import numpy as np
+import pytest
+from backends import FLOATS, _float64
+from reference import ALPHAS, exact_derivative, grid, numpy_dtype, ulp, ulp_errors
+
+import unielu
+from unielu.backends import numpy as numpy_backend
+
+pytestmark = pytest.mark.only("numpy", reason="the NumPy backend's own kernel")
+
+compiled = pytest.mark.skipif(
+    numpy_backend._ufuncs is None, reason=f"no compiled kernel: {numpy_backend.kernel()}"
+)
+FUNCS = ("elu", "elu_derivative")
+SPECIALS = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-45, -1e-45, -1e-310, -90.0, -750.0, -1e30]
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def path(request, monkeypatch):
+    """Each test on both paths: the compiled kernel (where built) and the pure-NumPy one."""
+    if request.param == "compiled" and numpy_backend._ufuncs is None:
+        pytest.skip(reason=f"no compiled kernel: {numpy_backend.kernel()}")
+    if request.param == "numpy":
+        monkeypatch.setattr(numpy_backend, "_ufuncs", None)
+    return request.param
+
+
+def _data(n: int, dtype: str) -> np.ndarray:
+    x = np.random.default_rng(7).normal(0, 20, n)
+    x[: len(SPECIALS)] = SPECIALS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the specials overflow float16
+        return x.astype(numpy_dtype(dtype))
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    return a.view(f"u{a.dtype.itemsize}")
+
+
+def _assert_same_bits(got: np.ndarray, expected: np.ndarray) -> None:
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(_bits(got), _bits(expected))
+
+
+def test_the_kernel_in_use_is_reported():
+    text = numpy_backend.kernel()
+    if numpy_backend._ufuncs is None:
+        assert text.startswith("pure NumPy (") and text.endswith(")")
+    else:
+        assert text == f"compiled ufunc, SIMD {numpy_backend._ufuncs.simd_level()}"
+
+
+@pytest.mark.parametrize("func", FUNCS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_same_bits_however_split_or_laid_out(path, monkeypatch, dtype, func):
+    f = getattr(unielu, func)
+    n = 2 * numpy_backend.PARALLEL_MIN + 37
+    x = _data(n + 16, dtype)
+    reference = f(x[:n].copy(), 1.7)  # one call, default threads
+    ref = _bits(reference)
+    # Every element alone through the small path, and slices split at odd points.
+    for start, stop in [(0, 1), (5, 4000), (n - 3, n), (1000, numpy_backend.PARALLEL_MIN + 999)]:
+        np.testing.assert_array_equal(_bits(f(x[start:stop].copy(), 1.7)), ref[start:stop])
+    # Thread counts: one, two, three, many.
+    for threads in ("1", "2", "3", "8"):
+        monkeypatch.setenv("UNIELU_NUM_THREADS", threads)
+        _assert_same_bits(f(x[:n], 1.7), reference)
+    monkeypatch.delenv("UNIELU_NUM_THREADS")
+    # Alignment: each offset 0-8 elements into a larger allocation.
+    for offset in range(9):
+        buffer = np.zeros(n + 9, dtype=x.dtype)
+        buffer[offset : offset + n] = x[:n]
+        _assert_same_bits(f(buffer[offset : offset + n], 1.7), reference)
+        out = np.zeros(n + 9, dtype=x.dtype)[offset : offset + n]
+        f(x[:n], 1.7, out=out)
+        _assert_same_bits(out, reference)
+    # Negative strides, Fortran order, transposed, out= a strided view.
+    _assert_same_bits(f(x[:n][::-1], 1.7)[::-1], reference)
+    m = n - n % 9
+    square = x[:m].reshape(-1, 9)
+    _assert_same_bits(f(np.asfortranarray(square), 1.7).ravel(order="C"), reference[:m])
+    _assert_same_bits(f(square.T, 1.7).T.ravel(), reference[:m])
+    _assert_same_bits(f(square[:, ::2], 1.7), reference[:m].reshape(-1, 9)[:, ::2])
+    big = np.zeros((n, 2), dtype=x.dtype)
+    out = big[:, 1]
+    assert f(x[:n], 1.7, out=out) is out
+    _assert_same_bits(out, reference)
+    # In place.
+    inplace = x[:n].copy()
+    f(inplace, 1.7, out=inplace)
+    _assert_same_bits(inplace, reference)
+
+
+@compiled
+@pytest.mark.parametrize("func", FUNCS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_every_simd_level_gives_the_same_bits(dtype, func):
+    ufuncs = numpy_backend._ufuncs
+    f = getattr(unielu, func)
+    x = np.concatenate([_data(5000, dtype), grid(dtype).astype(numpy_dtype(dtype))])
+    before = ufuncs.simd_level()
+    results = {}
+    try:
+        for level in ufuncs.simd_levels():
+            assert ufuncs.set_simd_level(level) == level
+            results[level] = (f(x, 1.7), f(x, 0.5), f(x[::-3], 3.0))
+    finally:
+        ufuncs.set_simd_level(before)
+    first = next(iter(results.values()))
+    for got in results.values():
+        for a, b in zip(got, first, strict=True):
+            _assert_same_bits(a, b)
+
+
+@compiled
+def test_simd_level_names_are_checked():
+    with pytest.raises(ValueError, match="SIMD level must be one of"):
+        numpy_backend._ufuncs.set_simd_level("sse9")
+
+
+@compiled
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("func", FUNCS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_compiled_and_numpy_paths_agree_on_the_reference_grid(monkeypatch, dtype, func, alpha):
+    x = grid(dtype).astype(numpy_dtype(dtype))
+    f = getattr(unielu, func)
+    ours = _float64(f(x, alpha))
+    monkeypatch.setattr(numpy_backend, "_ufuncs", None)
+    theirs = _float64(f(x, alpha))
+    for got in (ours, theirs):
+        assert ulp_errors(got, func, dtype, alpha).max() <= 3
+    # Within the contract both, and one rounding step apart at most (both are
+    # within an ULP of the exact value; the compiled one within half an ULP in float32).
+    with np.errstate(over="ignore"):
+        spacing = np.spacing(np.abs(ours).astype(numpy_dtype(dtype))).astype(np.float64)
+    tiny = float(np.finfo(np.float32).smallest_subnormal) if dtype == "float64" else 0.0
+    assert (np.abs(ours - theirs) <= 2 * np.maximum(spacing, tiny)).all()
+    assert (np.signbit(ours) == np.signbit(theirs)).all()
+
+
+@compiled
+@pytest.mark.parametrize("alpha", [1.0, 1.7])
+@pytest.mark.parametrize("func", FUNCS)
+def test_float32_within_one_ulp(func, alpha):
+    x = grid("float32").astype(np.float32)
+    y = getattr(unielu, func)(x, alpha)
+    assert ulp_errors(_float64(y), func, "float32", alpha).max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype", "alpha"),
+    [(-745.0, "float64", 1e300), (-720.0, "float64", 1e10), (-100.0, "float32", 1e10),
+     (-95.0, "float32", 3e5), (-1500.0, "float64", 1e300)],
+)  # fmt: skip
+def test_derivative_accurate_where_exp_alone_is_subnormal(path, value, dtype, alpha):
+    got = unielu.elu_derivative(np.array([value], dtype=dtype), alpha)
+    assert got.dtype == np.dtype(dtype)
+    exact = exact_derivative(value, float(np.float32(alpha)) if dtype == "float32" else alpha)
+    error = abs(mpmath.mpf(float(got[0])) - exact) / ulp(exact, dtype)
+    assert error <= 3, (float(got[0]), float(exact))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_zeros_are_kept_whatever_an_array_alpha_holds(path, dtype):
+    x = np.array([0.0, -0.0, 0.0, -0.0, -1.0]).astype(numpy_dtype(dtype))
+    alpha = np.array([np.nan, np.nan, np.inf, np.inf, 2.0], dtype=np.float32)
+    y = _float64(unielu.elu(x, alpha))
+    np.testing.assert_array_equal(y[:4], [0.0, -0.0, 0.0, -0.0])
+    np.testing.assert_array_equal(np.signbit(y[:4]), [False, True, False, True])
+
+
+@pytest.mark.parametrize("func", FUNCS)
+def test_no_warning_when_half_precision_results_overflow(path, func):
+    x = np.array([-1.0, -0.5, -20.0] * 3000, dtype=np.float16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = getattr(unielu, func)(x, 1e10)
+        out = np.empty_like(x)
+        getattr(unielu, func)(x, 1e10, out=out)
+    assert np.isinf(y[:2]).all() and np.isinf(out[:2]).all()
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize("n", [3, 5000, 2 * numpy_backend.PARALLEL_MIN])
+def test_matrix_and_masked_array_as_with_numpy_ufuncs(path, n):
+    values = np.linspace(-3, 3, 2 * n)
+    m = np.matrix(values.reshape(2, n))
+    y = unielu.elu(m, 1.7)
+    assert type(y) is np.matrix and y.shape == (2, n)
+    np.testing.assert_allclose(np.asarray(y), np.asarray(unielu.elu(values, 1.7)).reshape(2, n))
+    mask = np.zeros(2 * n, dtype=bool)
+    mask[::3] = True
+    masked = np.ma.array(values, mask=mask)
+    d = unielu.elu_derivative(masked, 0.5)
+    assert isinstance(d, np.ma.MaskedArray)
+    np.testing.assert_array_equal(np.ma.getmaskarray(d), mask)
+    np.testing.assert_allclose(d.data[~mask], unielu.elu_derivative(values, 0.5)[~mask])
+
+
+def test_subclass_refusing_ufuncs_is_a_type_error_naming_x(path):
+    class NoUfuncs(np.ndarray):
+        __array_ufunc__ = None
+
+    x = np.ones(3).view(NoUfuncs)
+    with pytest.raises(TypeError, match=r"argument 'x'.*__array_ufunc__ = None"):
+        unielu.elu(x)
+
+
+@compiled
+def test_dask_map_blocks_with_the_ufunc():
+    da = pytest.importorskip("dask.array", reason="dask is not installed")
+    ufuncs = numpy_backend._ufuncs
+    x = np.linspace(-5, 5, 1000)
+    d = da.from_array(x, chunks=100)
+    _assert_same_bits(d.map_blocks(ufuncs.elu, 1.7).compute(), unielu.elu(x, 1.7))
+    _assert_same_bits(ufuncs.elu_derivative(d, 1.7).compute(), unielu.elu_derivative(x, 1.7))
+
+
+def test_the_report_says_which_kernel_runs(monkeypatch, capsys):
+    from unielu import cli
+
+    # Only the NumPy backend's row: the kernel line does not depend on the others.
+    monkeypatch.setattr(cli, "registry", lambda: [cli.get_spec("numpy")])
+    assert cli.info(as_json=True) == 0
+    assert json.loads(capsys.readouterr().out)["numpy_kernel"] == numpy_backend.kernel()
+    assert cli.info(as_json=False) == 0
+    assert f"NumPy kernel: {numpy_backend.kernel()}" in capsys.readouterr().out
+
+
+def test_unielu_kernel_names_are_checked(monkeypatch):
+    monkeypatch.setenv("UNIELU_KERNEL", "fortran")
+    with pytest.raises(ValueError, match="UNIELU_KERNEL must be 'compiled' or 'numpy'"):
+        numpy_backend._load_kernel()
+    monkeypatch.setenv("UNIELU_KERNEL", "numpy")
+    assert numpy_backend._load_kernel() == (None, "UNIELU_KERNEL=numpy")
+
+
+@compiled
+@pytest.mark.parametrize("level", ["baseline", "avx2", "avx512", "sse9"])
+def test_unielu_simd_caps_the_level_at_import(level):
+    # A fresh interpreter: the variable is read once, when the extension loads.
+    root = os.path.dirname(os.path.dirname(unielu.__file__))
+    env = dict(os.environ, UNIELU_SIMD=level, PYTHONPATH=root)
+    code = "from unielu import _ufuncs; print(_ufuncs.simd_level(), _ufuncs.simd_levels())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if level == "sse9":
+        assert out.returncode != 0 and "UNIELU_SIMD must be one of" in out.stderr
+        return
+    chosen, available = out.stdout.split(" ", 1)
+    if "neon" in available:  # aarch64: one level
+        assert chosen == "neon"
+        return
+    order = ["baseline", "avx2", "avx512"]
+    allowed = [name for name in order[: order.index(level) + 1] if f"'{name}'" in available]
+    assert chosen == allowed[-1], out.stdout

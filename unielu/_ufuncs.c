@@ -1,0 +1,520 @@
+/* unielu._ufuncs: ELU and its derivative as NumPy ufuncs, with our own exp/expm1.
+ *
+ * elu(x, alpha) and elu_derivative(x, alpha) are two-input ufuncs (as
+ * scipy.special's are), with loops ef->e (float16 computed in float32 and
+ * rounded once), ff->f and dd->d; broadcasting, out=, where=, strides and
+ * casting come from NumPy. The arithmetic is in _kernel_body.h, compiled once
+ * per SIMD level on x86-64 (baseline SSE2, AVX2, AVX-512F) and chosen at
+ * import from the CPU, capped by the environment variable UNIELU_SIMD
+ * (baseline, avx2, avx512). All levels give the same bits: no contraction
+ * into FMA (-ffp-contract=off), the same operations in the same order.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <fenv.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+#include <numpy/ufuncobject.h>
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#pragma fenv_access(on)
+#endif
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define RESTRICT __restrict
+#else
+#define RESTRICT restrict
+#endif
+
+/* Elements per block of double scratch (two blocks on the stack: 8 KiB). */
+#define BLOCK 512
+
+static const double INV_LN2 = 1.4426950408889634;
+/* ln2 split: LN2_HI has 32 significant bits, so k * LN2_HI is exact for |k| < 2**21. */
+static const double LN2_HI = 0.693147180369123816490; /* 0x3FE62E42FEE00000 */
+static const double LN2_LO = 1.90821492927058770002e-10;
+/* 1.5 * 2**52: adding it rounds to an integer held in the low significand bits. */
+static const double SHIFTER = 6755399441055744.0;
+
+/* The same in float32. LN2_HIF has 16 significant bits: k * LN2_HIF is exact for |k| < 2**8. */
+static const float INV_LN2F = 1.44269502f;
+static const float LN2_HIF = 0.693145752f;  /* 0x3F317200 */
+static const float SHIFTERF = 12582912.0f;  /* 1.5 * 2**23 */
+static const double LN2_LOD = 1.4286068203094172e-06; /* ln2 - LN2_HIF, in double */
+
+static inline uint32_t bits32(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+static inline float from_bits32(uint32_t u)
+{
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+static inline uint64_t bits64(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+static inline double from_bits64(uint64_t u)
+{
+    double v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+typedef void (*block_fn)(double *, const double *, npy_intp);
+typedef void (*block_fnf)(float *, const float *, npy_intp);
+typedef void (*load_fn)(double *, const char *, npy_intp, npy_intp);
+typedef void (*store_fn)(char *, npy_intp, const double *, npy_intp);
+
+struct kernels {
+    block_fn elu64, derivative64, elu32, derivative32;
+    block_fnf elu32f, derivative32f;
+    load_fn load32;
+    store_fn store32;
+    load_fn load64;
+    store_fn store64;
+};
+
+/* ---- one copy of the kernels per SIMD level ---------------------------- */
+
+#define SUFFIX baseline
+#include "_kernel_body.h"
+#undef SUFFIX
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define UNIELU_X86_LEVELS 1
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+#define SUFFIX avx2
+#include "_kernel_body.h"
+#undef SUFFIX
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma,prefer-vector-width=512")
+#endif
+#define SUFFIX avx512
+#include "_kernel_body.h"
+#undef SUFFIX
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#endif
+
+#if defined(__aarch64__) || defined(_M_ARM64)
+static const char *BASELINE_NAME = "neon";
+#else
+static const char *BASELINE_NAME = "baseline";
+#endif
+
+static const struct kernels *active = &kernels_baseline;
+static const char *active_name = "baseline";
+
+/* ---- float16 <-> float32, round to nearest even (no libm, no intrinsics) - */
+
+static inline float half_to_float(npy_uint16 h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    uint32_t u;
+    float f;
+    if (e == 0x1f) {
+        u = sign | 0x7f800000u | (m << 13);
+    }
+    else if (e == 0) {
+        f = (float)m * 5.9604644775390625e-08f; /* m * 2**-24, exact */
+        memcpy(&u, &f, sizeof u);
+        u |= sign;
+    }
+    else {
+        u = sign | ((e + 112u) << 23) | (m << 13);
+    }
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline npy_uint16 float_to_half(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint32_t sign = (u >> 16) & 0x8000u, ax = u & 0x7fffffffu;
+    if (ax >= 0x7f800000u) { /* inf, NaN (kept quiet) */
+        return (npy_uint16)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0u));
+    }
+    if (ax >= 0x477ff000u) { /* rounds past 65504 */
+        return (npy_uint16)(sign | 0x7c00u);
+    }
+    if (ax < 0x38800000u) { /* below 2**-14: a subnormal half or zero */
+        if (ax <= 0x33000000u) { /* at most 2**-25, half the smallest subnormal: ties to 0 */
+            return (npy_uint16)sign;
+        }
+        uint32_t e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u;
+        uint32_t shift = 126u - e, h = m >> shift;
+        uint32_t rem = m & ((1u << shift) - 1u), halfway = 1u << (shift - 1u);
+        if (rem > halfway || (rem == halfway && (h & 1u))) h++;
+        return (npy_uint16)(sign | h);
+    }
+    uint32_t h = (ax - 0x38000000u) >> 13, rem = ax & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++; /* a carry may give inf */
+    return (npy_uint16)(sign | h);
+}
+
+/* ---- ufunc loops -------------------------------------------------------- */
+
+static void clear_fp_flags(void)
+{
+    /* Comparisons with NaN and rounding set flags that NumPy would report as
+     * warnings; the contract says no warning for any input. */
+    feclearexcept(FE_ALL_EXCEPT);
+}
+
+/* Contiguous outputs larger than this many bytes are written with
+ * non-temporal (streaming) stores on x86-64: they bypass the cache, so the
+ * output's lines are not read before being overwritten (as a large memcpy
+ * does); not in place, where the lines were just read. Only stores change,
+ * not the bits. */
+#define STREAM_MIN_BYTES (1 << 20)
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <emmintrin.h>
+#define UNIELU_STREAM 1
+/* n bytes (a multiple of 4) from buf to dst; dst 4-byte aligned. */
+static void stream_bytes(char *dst, const char *buf, size_t n)
+{
+    size_t head = (size_t)((16u - ((uintptr_t)dst & 15u)) & 15u);
+    if (head > n) head = n;
+    memcpy(dst, buf, head);
+    size_t i = head;
+    for (; i + 16 <= n; i += 16) {
+        __m128i v;
+        memcpy(&v, buf + i, 16);
+        _mm_stream_si128((__m128i *)(dst + i), v);
+    }
+    memcpy(dst + i, buf + i, n - i);
+}
+#endif
+
+/* The block's results into a contiguous output. */
+static void store_block(char *dst, const void *buf, size_t bytes, int stream)
+{
+#ifdef UNIELU_STREAM
+    if (stream) {
+        stream_bytes(dst, (const char *)buf, bytes);
+        return;
+    }
+#else
+    (void)stream;
+#endif
+    memcpy(dst, buf, bytes);
+}
+
+static void end_stream(int stream)
+{
+#ifdef UNIELU_STREAM
+    if (stream) _mm_sfence(); /* streaming stores are visible to other threads after this */
+#else
+    (void)stream;
+#endif
+}
+
+static void loop_f64(char **args, const npy_intp *dimensions, const npy_intp *steps, int elu)
+{
+    double buf[BLOCK], abuf[BLOCK];
+    const struct kernels *k = active;
+    block_fn f = elu ? k->elu64 : k->derivative64;
+    npy_intp n = dimensions[0];
+    char *x = args[0], *a = args[1], *out = args[2];
+    npy_intp sx = steps[0], sa = steps[1], so = steps[2];
+    int stream = so == (npy_intp)sizeof(double) && n * so >= STREAM_MIN_BYTES && out != x;
+    if (sa == 0) {
+        double alpha = *(double *)a;
+        for (npy_intp i = 0; i < BLOCK; i++) abuf[i] = alpha;
+    }
+    for (npy_intp start = 0; start < n; start += BLOCK) {
+        npy_intp m = n - start < BLOCK ? n - start : BLOCK;
+        k->load64(buf, x + start * sx, sx, m);
+        if (sa != 0) k->load64(abuf, a + start * sa, sa, m);
+        f(buf, abuf, m);
+        if (stream) {
+            store_block(out + start * so, buf, (size_t)m * sizeof(double), 1);
+        }
+        else {
+            k->store64(out + start * so, so, buf, m);
+        }
+    }
+    end_stream(stream);
+    clear_fp_flags();
+}
+
+static void gather32(float *buf, const char *src, npy_intp step, npy_intp m)
+{
+    if (step == (npy_intp)sizeof(float)) {
+        memcpy(buf, src, (size_t)m * sizeof(float));
+    }
+    else {
+        for (npy_intp i = 0; i < m; i++) memcpy(buf + i, src + i * step, sizeof(float));
+    }
+}
+
+static void loop_f32(char **args, const npy_intp *dimensions, const npy_intp *steps, int elu)
+{
+    float buf[BLOCK], abuf[BLOCK];
+    const struct kernels *k = active;
+    block_fnf f = elu ? k->elu32f : k->derivative32f;
+    npy_intp n = dimensions[0];
+    char *x = args[0], *a = args[1], *out = args[2];
+    npy_intp sx = steps[0], sa = steps[1], so = steps[2];
+    int stream = so == (npy_intp)sizeof(float) && n * so >= STREAM_MIN_BYTES && out != x;
+    if (sa == 0) {
+        float alpha = *(float *)a;
+        for (npy_intp i = 0; i < BLOCK; i++) abuf[i] = alpha;
+    }
+    for (npy_intp start = 0; start < n; start += BLOCK) {
+        npy_intp m = n - start < BLOCK ? n - start : BLOCK;
+        gather32(buf, x + start * sx, sx, m);
+        if (sa != 0) gather32(abuf, a + start * sa, sa, m);
+        f(buf, abuf, m);
+        if (so == (npy_intp)sizeof(float)) {
+            store_block(out + start * so, buf, (size_t)m * sizeof(float), stream);
+        }
+        else {
+            for (npy_intp i = 0; i < m; i++) memcpy(out + (start + i) * so, buf + i, sizeof(float));
+        }
+    }
+    end_stream(stream);
+    clear_fp_flags();
+}
+
+/* float16 x, float32 alpha (the contract's working precision), float16 out. */
+static void loop_f16(char **args, const npy_intp *dimensions, const npy_intp *steps, int elu)
+{
+    double buf[BLOCK], abuf[BLOCK];
+    const struct kernels *k = active;
+    block_fn f = elu ? k->elu32 : k->derivative32;
+    npy_intp n = dimensions[0];
+    char *x = args[0], *a = args[1], *out = args[2];
+    npy_intp sx = steps[0], sa = steps[1], so = steps[2];
+    if (sa == 0) {
+        double alpha = (double)*(float *)a;
+        for (npy_intp i = 0; i < BLOCK; i++) abuf[i] = alpha;
+    }
+    for (npy_intp start = 0; start < n; start += BLOCK) {
+        npy_intp m = n - start < BLOCK ? n - start : BLOCK;
+        for (npy_intp i = 0; i < m; i++) {
+            buf[i] = (double)half_to_float(*(npy_uint16 *)(x + (start + i) * sx));
+        }
+        if (sa != 0) k->load32(abuf, a + start * sa, sa, m);
+        f(buf, abuf, m);
+        for (npy_intp i = 0; i < m; i++) { /* float32 first: rounded as the float32 path */
+            *(npy_uint16 *)(out + (start + i) * so) = float_to_half((float)buf[i]);
+        }
+    }
+    clear_fp_flags();
+}
+
+static void elu_d(char **args, const npy_intp *d, const npy_intp *s, void *data)
+{
+    (void)data;
+    loop_f64(args, d, s, 1);
+}
+static void elu_f(char **args, const npy_intp *d, const npy_intp *s, void *data)
+{
+    (void)data;
+    loop_f32(args, d, s, 1);
+}
+static void elu_e(char **args, const npy_intp *d, const npy_intp *s, void *data)
+{
+    (void)data;
+    loop_f16(args, d, s, 1);
+}
+static void der_d(char **args, const npy_intp *d, const npy_intp *s, void *data)
+{
+    (void)data;
+    loop_f64(args, d, s, 0);
+}
+static void der_f(char **args, const npy_intp *d, const npy_intp *s, void *data)
+{
+    (void)data;
+    loop_f32(args, d, s, 0);
+}
+static void der_e(char **args, const npy_intp *d, const npy_intp *s, void *data)
+{
+    (void)data;
+    loop_f16(args, d, s, 0);
+}
+
+static PyUFuncGenericFunction elu_loops[] = {elu_e, elu_f, elu_d};
+static PyUFuncGenericFunction der_loops[] = {der_e, der_f, der_d};
+static void *loop_data[] = {NULL, NULL, NULL};
+static char loop_types[] = {
+    NPY_HALF, NPY_FLOAT, NPY_HALF,
+    NPY_FLOAT, NPY_FLOAT, NPY_FLOAT,
+    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
+};
+
+/* ---- SIMD level ---------------------------------------------------------- */
+
+/* The levels this CPU can run, best last; returns how many. */
+static int available_levels(const char **names, const struct kernels **impls)
+{
+    int count = 0;
+    names[count] = BASELINE_NAME;
+    impls[count++] = &kernels_baseline;
+#ifdef UNIELU_X86_LEVELS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        names[count] = "avx2";
+        impls[count++] = &kernels_avx2;
+        if (__builtin_cpu_supports("avx512f")) {
+            names[count] = "avx512";
+            impls[count++] = &kernels_avx512;
+        }
+    }
+#endif
+    return count;
+}
+
+/* Use the best level not above `cap` (NULL: the best); -1 if `cap` is unknown. */
+static int choose_level(const char *cap)
+{
+    const char *names[3];
+    const struct kernels *impls[3];
+    int count = available_levels(names, impls);
+    int chosen = count - 1;
+    if (cap != NULL && cap[0] != '\0') {
+        static const char *order[] = {"baseline", "avx2", "avx512"};
+        int rank = -1;
+        for (int i = 0; i < 3; i++) {
+            if (strcmp(cap, order[i]) == 0) rank = i;
+        }
+        if (strcmp(cap, "neon") == 0) rank = 0;
+        if (rank < 0) return -1;
+        if (rank < chosen) chosen = rank;
+    }
+    active = impls[chosen];
+    active_name = names[chosen];
+    return 0;
+}
+
+static PyObject *py_simd_level(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return PyUnicode_FromString(active_name);
+}
+
+static PyObject *py_simd_levels(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    const char *names[3];
+    const struct kernels *impls[3];
+    int count = available_levels(names, impls);
+    PyObject *result = PyTuple_New(count);
+    if (result == NULL) return NULL;
+    for (int i = 0; i < count; i++) {
+        PyObject *name = PyUnicode_FromString(names[i]);
+        if (name == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(result, i, name);
+    }
+    return result;
+}
+
+static PyObject *py_set_simd_level(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    const char *cap = PyUnicode_AsUTF8(arg);
+    if (cap == NULL) return NULL;
+    if (choose_level(cap) < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "SIMD level must be one of 'baseline', 'avx2', 'avx512' (or 'neon'); "
+                     "got %R", arg);
+        return NULL;
+    }
+    return PyUnicode_FromString(active_name);
+}
+
+static PyMethodDef methods[] = {
+    {"simd_level", py_simd_level, METH_NOARGS, "The SIMD level the loops run at."},
+    {"simd_levels", py_simd_levels, METH_NOARGS,
+     "The SIMD levels this CPU can run, lowest first."},
+    {"set_simd_level", py_set_simd_level, METH_O,
+     "Run at the best level not above the one named (for tests and benchmarks); "
+     "returns the level chosen."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "_ufuncs",
+    "ELU and its derivative as NumPy ufuncs (unielu's compiled kernel).", -1, methods,
+};
+
+static const char ELU_DOC[] =
+    "elu(x, alpha, /, out=None, *, where=True, ...)\n\n"
+    "x where x > 0 (and for zeros and NaN), else alpha * expm1(x). A NumPy ufunc.";
+static const char DER_DOC[] =
+    "elu_derivative(x, alpha, /, out=None, *, where=True, ...)\n\n"
+    "1 where x > 0, else alpha * exp(x). A NumPy ufunc.";
+
+PyMODINIT_FUNC PyInit__ufuncs(void)
+{
+    import_array();
+    import_umath();
+    PyObject *module = PyModule_Create(&moduledef);
+    if (module == NULL) return NULL;
+    const char *cap = getenv("UNIELU_SIMD");
+    if (choose_level(cap) < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "environment variable UNIELU_SIMD must be one of 'baseline', 'avx2', "
+                     "'avx512' (or 'neon'); got '%s'", cap);
+        Py_DECREF(module);
+        return NULL;
+    }
+    PyObject *elu = PyUFunc_FromFuncAndData(elu_loops, loop_data, loop_types, 3, 2, 1,
+                                            PyUFunc_None, "elu", ELU_DOC, 0);
+    if (elu == NULL || PyModule_AddObject(module, "elu", elu) < 0) {
+        Py_XDECREF(elu);
+        Py_DECREF(module);
+        return NULL;
+    }
+    PyObject *der = PyUFunc_FromFuncAndData(der_loops, loop_data, loop_types, 3, 2, 1,
+                                            PyUFunc_None, "elu_derivative", DER_DOC, 0);
+    if (der == NULL || PyModule_AddObject(module, "elu_derivative", der) < 0) {
+        Py_XDECREF(der);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
