@@ -89,7 +89,7 @@ def elu(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
     """
     # Inlined fast paths: on a small array, each extra call is a few % of the time.
     module = _CACHE.get(type(x)) or backend_module(x, "elu")
-    if type(alpha) is not float or not 0.0 <= alpha < _INF:
+    if type(alpha) is not float or not 0.0 < alpha < _INF:
         alpha = check_alpha(alpha, "elu")
     if out is None:
         result: ArrayT = module.elu(x, alpha)
@@ -144,7 +144,7 @@ def elu_derivative(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None)
     """
     # Inlined fast paths: on a small array, each extra call is a few % of the time.
     module = _CACHE.get(type(x)) or backend_module(x, "elu_derivative")
-    if type(alpha) is not float or not 0.0 <= alpha < _INF:
+    if type(alpha) is not float or not 0.0 < alpha < _INF:
         alpha = check_alpha(alpha, "elu_derivative")
     if out is None:
         result: ArrayT = module.elu_derivative(x, alpha)
