@@ -250,6 +250,10 @@ def _apply(
     out_dtype, work = _dtypes(x.dtype, func)
     if type(alpha) is float and alpha > FLOAT32_MAX and work.itemsize < 8:
         check_alpha_fits(alpha, str(work), func)
+    if out_dtype != work and out_dtype.kind == "f" and np.geterr()["over"] != "ignore":
+        # float16: a float32 result beyond its range rounds to inf, correctly, not a warning.
+        with np.errstate(over="ignore"):
+            return _apply(small, kernel, whole, x, alpha, func, out)
     if type(alpha) is not float:
         alpha = _check_alpha_array(alpha, x, func)
     in_place = False
@@ -328,7 +332,8 @@ def _check_out(out: Any, x: np.ndarray, dtype: np.dtype[Any], func: str) -> bool
     def layout(a: np.ndarray) -> tuple[int, tuple[int, ...], tuple[int, ...], int]:
         return a.__array_interface__["data"][0], a.shape, a.strides, a.itemsize
 
-    if np.may_share_memory(x, out) or 0 in out.strides:  # bounds only: cheap
+    contiguous = out.flags.c_contiguous or out.flags.f_contiguous  # no element shares memory
+    if not contiguous or np.may_share_memory(x, out):  # bounds only: cheap
         return check_out_layout(func, layout(out), [layout(x)], got, wanted)
     return False
 
@@ -377,7 +382,7 @@ def _elu_whole(w: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     np.expm1(t, out=t)
     with np.errstate(invalid="ignore"):
         np.multiply(t, alpha, out=t)
-    np.copyto(t, w, where=positive)
+    np.copyto(t, w, where=positive | (w == 0))  # zeros as they are, whatever alpha holds
     return t
 
 
