@@ -628,7 +628,7 @@ def test_tf_unknown_rank_alpha_that_does_not_broadcast_is_refused(backend):
     import tensorflow as tf
 
     f = tf.function(lambda v: unielu.elu(v, tf.ones((2, 3))), input_signature=[tf.TensorSpec(None)])
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"argument 'alpha'"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"elu\(\) argument .{0,2}alpha"):
         f(tf.ones(3))
     assert f(tf.ones((4, 2, 3))).shape == (4, 2, 3)
     known = tf.function(lambda v: unielu.elu(v, tf.ones((2, 3))))

@@ -61,9 +61,11 @@ def elu(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
         array of ``x``'s framework; if ``out`` is given for a framework whose
         arrays are immutable, or has the wrong dtype or device.
     ValueError
-        If ``alpha`` is a negative, NaN or infinite number or an array that
-        does not broadcast to ``x``'s shape; if ``out`` has the wrong shape,
-        is read-only or partly overlaps ``x``.
+        If ``alpha`` is a negative, NaN or infinite number, one larger than
+        the compute dtype holds, or an array that does not broadcast to
+        ``x``'s shape; if ``out`` has the wrong shape, is read-only, has
+        elements that share memory or partly overlaps ``x``; if an array's
+        memory was freed.
 
     See Also
     --------
