@@ -209,7 +209,7 @@ def number_alphas() -> st.SearchStrategy[Any]:
         floats,
         ints,
         st.builds(Fraction, st.integers(-(10**400), 10**400), st.integers(1, 10**3)),
-        st.builds(lambda v, t: t(v), floats, st.sampled_from([np.float16, np.float32, np.float64])),
+        st.builds(scalar, floats, st.sampled_from([np.float16, np.float32, np.float64])),
         st.builds(lambda v, t: t(v), st.integers(0, 100), st.sampled_from([np.int8, np.uint64])),
         pick(
             [
@@ -223,6 +223,11 @@ def number_alphas() -> st.SearchStrategy[Any]:
             ]
         ),
     )
+
+
+def scalar(value: float, kind: type) -> Any:
+    with np.errstate(all="ignore"):  # 1e300 as a float16 is inf, without a warning here
+        return kind(value)
 
 
 def pick(values: list[Any]) -> st.SearchStrategy[Any]:
@@ -359,7 +364,7 @@ def test_fuzz_out(backend, func):
         elif kind == 5:  # overlapping rows
             strides = tuple(1 for _ in shape)
             out = backend.as_strided(base, shape, strides)
-            expect = "out" if sum(d > 1 for d in shape) > 1 else ""
+            expect = "out" if n and sum(d > 1 for d in shape) > 1 else ""
         elif kind == 6:  # x and out from one buffer, one element apart
             x = backend.as_strided(base, shape, _contiguous(shape))
             out = backend.as_strided(base[1:], shape, _contiguous(shape))

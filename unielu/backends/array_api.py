@@ -9,9 +9,11 @@ must come from the same namespace; standard broadcasting applies it.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
+import numpy as np
 from array_api_compat import array_namespace, device
 
 from unielu._checks import FLOAT32_MAX, alpha_device_error, check_alpha_fits, describe
@@ -81,6 +83,21 @@ def _alpha(xp: Any, w: Any, alpha: Any, func: str) -> Any:
     return xp.astype(alpha, w.dtype)
 
 
+def _quiet(func: Any) -> Any:
+    """An array alpha's values are applied as written (inf * 0 is NaN): a namespace
+    over NumPy (array-api-strict) must not warn about it."""
+
+    @functools.wraps(func)
+    def wrapper(x: Any, alpha: Any) -> Any:
+        if type(alpha) is float:
+            return func(x, alpha)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return func(x, alpha)
+
+    return wrapper
+
+
+@_quiet
 def elu(x: Any, alpha: Any) -> Any:
     xp, w, dtype = _prepare(x, "elu")
     a = _alpha(xp, w, alpha, "elu")
@@ -90,6 +107,7 @@ def elu(x: Any, alpha: Any) -> Any:
     return xp.astype(xp.where(keep, w, a * xp.expm1(negative)), dtype, copy=False)
 
 
+@_quiet
 def elu_derivative(x: Any, alpha: Any) -> Any:
     xp, w, dtype = _prepare(x, "elu_derivative")
     a = _alpha(xp, w, alpha, "elu_derivative")
