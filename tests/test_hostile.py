@@ -292,7 +292,9 @@ def test_fuzz_array_and_junk_alpha(backend, func):
         st.sampled_from([(), (1,), (6,), (2, 1), (1, 6), (3,), (2, 6), (1, 1, 1, 6)]),
         st.sampled_from(backend.dtypes + backend.int_dtypes),
         st.lists(
-            st.one_of(st.floats(-1e4, 1e4), st.sampled_from([NAN, INF, -INF, -0.0])),
+            st.one_of(
+                st.floats(-1e4, 1e4), st.sampled_from([NAN, INF, -INF, -0.0, 1e39, -1e300, 65520.0])
+            ),
             min_size=12,
             max_size=12,
         ),

@@ -56,7 +56,9 @@ def _check(x: Any, alpha: Any, func: str) -> dict[str, Any]:
     if str(x.dtype) not in _FLOATS and not str(x.dtype).startswith(_REAL):
         raise dtype_error(func, x.dtype, "the Keras backend's default floating dtype")
     if isinstance(alpha, float):
-        if alpha > FLOAT32_MAX:  # integer inputs: promoted to floatx, float32 by default
+        # Integers and bool: the Keras backend promotes them (float64 under JAX's
+        # x64), and its unielu backend checks alpha when the model runs.
+        if alpha > FLOAT32_MAX and str(x.dtype) in _FLOATS:
             check_alpha_fits(alpha, "float64" if str(x.dtype) == "float64" else "float32", func)
         return {}
     # An array alpha is another symbolic tensor of the model, passed to the layer.

@@ -20,6 +20,7 @@ a whole-array path with ``where``, written for clarity rather than speed.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -259,8 +260,9 @@ def _apply(
     in_place = False
     if out is not None:
         in_place = _check_out(out, x, out_dtype, func)
-    if type(alpha) is not float:
-        return _apply_alpha_array(whole, x, alpha, out_dtype, work, out)
+    if type(alpha) is not float:  # its values as written: inf and NaN without warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _apply_alpha_array(whole, x, alpha, out_dtype, work, out)
     if x.size <= SMALL:
         w = x if x.dtype == work else x.astype(work)
         y = small(w if w.ndim else w.reshape(1), alpha)  # 0-d: ufuncs give scalars
@@ -349,8 +351,8 @@ def _check_alpha_array(alpha: Any, x: np.ndarray, func: str) -> Any:
     check_alpha_shape(alpha.shape, x.shape, func)
     if alpha.size == 1:  # one value, broadcast: the scalar path, with the same results
         value = float(alpha.reshape(()))
-        if 0.0 <= value <= FLOAT32_MAX:
-            return value + 0.0  # -0.0 means 0.0, as for a number
+        if 0.0 <= value <= FLOAT32_MAX and math.copysign(1.0, value) > 0:  # -0.0 as written
+            return value
     return alpha
 
 
