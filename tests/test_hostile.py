@@ -22,6 +22,7 @@ import sys
 import textwrap
 import time
 import warnings
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -220,6 +221,9 @@ def number_alphas() -> st.SearchStrategy[Any]:
                 np.timedelta64(5, "s"),
                 np.timedelta64(5),
                 np.datetime64("2026-01-01"),
+                Decimal("1.5"),
+                np.longdouble("1e4000"),
+                np.longdouble(0.5),
             ]
         ),
     )
@@ -244,7 +248,7 @@ def junk_alphas() -> st.SearchStrategy[Any]:
 def valid_number(alpha: Any, compute: str) -> bool:
     if isinstance(alpha, (bool, np.bool_, complex, np.complexfloating, np.timedelta64)):
         return False
-    if isinstance(alpha, np.datetime64):
+    if isinstance(alpha, (np.datetime64, Decimal)):  # not a real number type
         return False
     try:
         value = float(alpha)
