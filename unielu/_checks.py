@@ -115,12 +115,18 @@ def out_error(
 
 
 def check_out_layout(
-    func: str, out: Layout, sources: Sequence[Layout], got: str, wanted: str
+    func: str,
+    out: Layout,
+    sources: Sequence[Layout],
+    got: str,
+    wanted: str,
+    same_dtype: bool = True,
 ) -> bool:
     """Refuse an ``out`` whose elements share memory, or that partly overlaps an input.
 
     ``sources`` are the layouts the call reads (``x``, an array ``alpha``).
-    Returns True when ``out`` is the first of them itself (in place).
+    Returns True when ``out`` is the first of them itself (in place), which
+    needs ``same_dtype`` too: x's bytes seen as another dtype are refused.
     """
     if internal_overlap(out):
         raise out_error(
@@ -133,7 +139,7 @@ def check_out_layout(
     in_place = False
     for i, source in enumerate(sources):
         relation = overlap(out, source)
-        if relation == "same" and i == 0:
+        if relation == "same" and i == 0 and same_dtype:
             in_place = True
         elif relation != "disjoint":
             name = "'x'" if i == 0 else "'alpha'"

@@ -336,7 +336,7 @@ def _check_out(out: Any, x: np.ndarray, dtype: np.dtype[Any], func: str) -> bool
 
     contiguous = out.flags.c_contiguous or out.flags.f_contiguous  # no element shares memory
     if not contiguous or np.may_share_memory(x, out):  # bounds only: cheap
-        return check_out_layout(func, layout(out), [layout(x)], got, wanted)
+        return check_out_layout(func, layout(out), [layout(x)], got, wanted, x.dtype == out.dtype)
     return False
 
 

@@ -390,7 +390,8 @@ def _check_out(
         size = t.element_size()
         return t.data_ptr(), tuple(t.shape), tuple(s * size for s in t.stride()), size
 
-    check_out_layout(func, layout(out), [layout(source)], _describe(out), wanted)
+    same = out.dtype == source.dtype
+    check_out_layout(func, layout(out), [layout(source)], _describe(out), wanted, same)
 
 
 def devices() -> list[str]:
