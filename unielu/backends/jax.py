@@ -121,8 +121,9 @@ def _elu_core(x: Any, alpha: Any) -> Any:
     w = _widen(x)
     y = _formulas.elu(w, jnp.asarray(alpha, w.dtype), OPS, w.dtype.name)
     if x.dtype in _HALF:  # XLA may rewrite the round trip and lose the sign of -0.0
-        # The sign of alpha * expm1(x): x's, flipped by a negative (array) alpha.
-        y = jnp.copysign(y, jnp.where((w < 0) & (jnp.asarray(alpha, w.dtype) < 0), -w, w))
+        # The sign of alpha * expm1(x): x's, flipped by an (array) alpha with its sign bit set.
+        flip = (w < 0) & jnp.signbit(jnp.asarray(alpha, w.dtype))
+        y = jnp.copysign(y, jnp.where(flip, -w, w))
     return y.astype(x.dtype)
 
 
