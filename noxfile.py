@@ -256,6 +256,35 @@ def soak(session: nox.Session) -> None:
     session.run("python", "benchmarks/soak.py", *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
+@nox.session(python=MAIN, default=False)
+def fuzz(session: nox.Session) -> None:
+    """The hostile-input fuzz (tests/test_hostile.py) for minutes, on every installed backend.
+
+    ``nox -s fuzz -- --minutes 10``: the minutes (default 10) are shared among
+    the backends (and their test environments); each fuzz test repeats its
+    hypothesis run until its share is spent. Any finding fails the session.
+    """
+    minutes = 10.0
+    args = list(session.posargs)
+    if "--minutes" in args:
+        i = args.index("--minutes")
+        minutes = float(args[i + 1])
+        del args[i : i + 2]
+    specs = [spec for spec in REGISTRY if not spec.needs_gpu or _cuda_device()]
+    for spec in specs:  # as in bench: local CPU builds
+        for requirement in spec.test_requirements:
+            session.install(*_requirement(requirement))
+    session.install("-e", ".[test]")
+    runs = [(spec.name, env) for spec in specs for env in spec.test_env]
+    seconds = f"{minutes * 60 / len(runs):.0f}"
+    for name, env in runs:
+        session.run(
+            "python", "-m", "pytest", "tests/test_hostile.py", "-k", "fuzz", f"--backend={name}",
+            "-p", "no:cacheprovider", *args,
+            env={**env, "UNIELU_FUZZ_SECONDS": seconds, "UNIELU_FUZZ_EXAMPLES": "200"},
+        )  # fmt: skip
+
+
 @nox.session(python=MAIN)
 def lint(session: nox.Session) -> None:
     """ruff: lint and format check."""

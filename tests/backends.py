@@ -104,6 +104,10 @@ class Adapter:
         """Inputs of this framework that must raise TypeError (complex, non-numeric)."""
         return {}
 
+    def as_strided(self, base: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+        """A view of 1-d ``base`` with strides in elements, or None without as_strided."""
+        return None
+
     def variants(self, values: np.ndarray) -> dict[str, Any]:
         """Other input kinds of this framework that must give the same values."""
         return {}

@@ -70,9 +70,11 @@ def elu(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
         array of ``x``'s framework; if ``out`` is given for a framework whose
         arrays are immutable, or has the wrong dtype or device.
     ValueError
-        If ``alpha`` is a negative, NaN or infinite number or an array that
-        does not broadcast to ``x``'s shape; if ``out`` has the wrong shape,
-        is read-only or partly overlaps ``x``.
+        If ``alpha`` is a negative, NaN or infinite number, one larger than
+        the compute dtype holds, or an array that does not broadcast to
+        ``x``'s shape; if ``out`` has the wrong shape, is read-only, has
+        elements that share memory or partly overlaps ``x``; if an array's
+        memory was freed.
 
     See Also
     --------
@@ -99,7 +101,7 @@ def elu(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
     """
     # Inlined fast paths: on a small array, each extra call is a few % of the time.
     module = _CACHE.get(type(x)) or backend_module(x, "elu")
-    if type(alpha) is not float or not 0.0 <= alpha < _INF:
+    if type(alpha) is not float or not 0.0 < alpha < _INF:
         alpha = check_alpha(alpha, "elu")
     if out is None:
         result: ArrayT = module.elu(x, alpha)
@@ -154,7 +156,7 @@ def elu_derivative(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None)
     """
     # Inlined fast paths: on a small array, each extra call is a few % of the time.
     module = _CACHE.get(type(x)) or backend_module(x, "elu_derivative")
-    if type(alpha) is not float or not 0.0 <= alpha < _INF:
+    if type(alpha) is not float or not 0.0 < alpha < _INF:
         alpha = check_alpha(alpha, "elu_derivative")
     if out is None:
         result: ArrayT = module.elu_derivative(x, alpha)

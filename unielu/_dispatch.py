@@ -13,7 +13,7 @@ import math
 import numbers
 import sys
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -90,10 +90,14 @@ def load_early() -> None:
 def check_alpha(alpha: Any, func: str) -> Any:
     """Return a number ``alpha`` as a Python float, pass an array ``alpha`` through.
 
-    The public functions skip this call for a plain finite ``float >= 0``. An
-    array (anything with ``shape`` and ``dtype`` that is not a NumPy scalar)
-    is returned as it is: the backend checks its framework and dtype, and its
-    shape with :func:`check_alpha_shape`. Its values are not checked, since that
+    The public functions skip this call for a plain finite ``float > 0``. A
+    number is returned as a float ``>= 0``, ``-0.0`` as ``+0.0``
+    (docs/contract.rst); one too large for a float64 is refused here, one
+    too large for a float32 compute dtype by the backend
+    (:func:`unielu._checks.check_alpha_fits`). An array (anything with
+    ``shape`` and ``dtype`` that is not a NumPy scalar) is returned as it is:
+    the backend checks its framework, dtype, device and layout, and its shape
+    with :func:`check_alpha_shape`. Its values are not checked, since that
     would need a device synchronisation.
     """
     if isinstance(alpha, (bool, np.bool_)):
@@ -101,20 +105,41 @@ def check_alpha(alpha: Any, func: str) -> Any:
             f"unielu.{func}() argument 'alpha' must be a real number or an array of the "
             f"input's framework; got a bool ({alpha!r})"
         )
+    if isinstance(alpha, (np.timedelta64, np.datetime64)):  # timedelta64 is a signedinteger
+        raise TypeError(
+            f"unielu.{func}() argument 'alpha' must be a real number or an array of the "
+            f"input's framework; got {type(alpha).__module__}.{type(alpha).__qualname__} "
+            f"({alpha!r}), a time, not a number"
+        )
     if isinstance(alpha, (numbers.Real, np.integer, np.floating)):
-        value = float(alpha)
+        try:
+            value = float(alpha)
+        except OverflowError:  # a Python int or Fraction beyond float64
+            value = math.inf if cast(Any, alpha) > 0 else -math.inf
         if not (0.0 <= value < math.inf):
             raise ValueError(
-                f"unielu.{func}() argument 'alpha' must be finite and >= 0; got {alpha!r}"
+                f"unielu.{func}() argument 'alpha' must be finite and >= 0; got {_short(alpha)}; "
+                f"accepted: a real number from 0 to the largest finite float64 "
+                f"({sys.float_info.max!r})"
             )
-        return value
-    if hasattr(alpha, "shape") and hasattr(alpha, "dtype") and not isinstance(alpha, np.generic):
+        return value + 0.0  # -0.0 means 0.0
+    try:
+        is_array = hasattr(alpha, "shape") and hasattr(alpha, "dtype")
+    except Exception:  # a property that raises (PyTorch's nested tensors): the backend says why
+        is_array = True
+    if is_array and not isinstance(alpha, np.generic):
         return alpha
     raise TypeError(
         f"unielu.{func}() argument 'alpha' must be a real number (int, float or NumPy "
         f"real scalar) or an array of the input's framework; "
         f"got {type(alpha).__module__}.{type(alpha).__qualname__}"
     )
+
+
+def _short(value: Any) -> str:
+    """repr of a value, its middle cut out if long (10**400 has 401 digits)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:30]}...{text[-12:]} ({len(text)} characters)"
 
 
 def check_alpha_shape(alpha_shape: Any, x_shape: Any, func: str) -> None:

@@ -52,6 +52,10 @@ class CuPyAdapter(Adapter):
     def is_native(self, y: Any) -> bool:
         return isinstance(y, self.cp.ndarray)
 
+    def as_strided(self, base: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+        steps = tuple(s * base.itemsize for s in strides)
+        return self.cp.lib.stride_tricks.as_strided(base, shape, steps)
+
     def refused(self) -> dict[str, Any]:
         return {"complex64": self.cp.ones(2, dtype=self.cp.complex64)}
 

@@ -32,6 +32,10 @@ class NumPyAdapter(Adapter):
             "ragged list": [[1.0], [1.0, 2.0]],
         }
 
+    def as_strided(self, base: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+        steps = tuple(s * base.itemsize for s in strides)
+        return np.lib.stride_tricks.as_strided(base, shape, steps)
+
     def variants(self, values: np.ndarray) -> dict[str, Any]:
         class Sub(np.ndarray):
             pass

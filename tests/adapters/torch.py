@@ -63,6 +63,9 @@ class TorchAdapter(Adapter):
             "float8_e4m3fn": torch.zeros(2, device=self.device).to(torch.float8_e4m3fn),
         }
 
+    def as_strided(self, base: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+        return base.as_strided(shape, strides)
+
     def variants(self, values: np.ndarray) -> dict[str, Any]:
         x = self.torch.from_numpy(values).to(self.device)
         return {"nn.Parameter": self.torch.nn.Parameter(x.clone())}

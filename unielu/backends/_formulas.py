@@ -87,7 +87,9 @@ def elu(w: Any, alpha: Any, ops: Ops, dtype: str) -> Any:
     magnitude = bits & ((1 << (width - 1)) - 1)
     scaled = ops.from_bits(magnitude + (64 << shift), w) - 2.0 ** (64 - bias)
     scaled = scaled * (alpha * -(2.0**-63))
-    return ops.where(keep, w, ops.where(tiny, scaled, branch))
+    # Zeros are returned as they are, whatever alpha (NaN, inf, negative): -0.0
+    # is the lowest integer.
+    return ops.where(keep | (bits == lowest), w, ops.where(tiny, scaled, branch))
 
 
 def derivative(w: Any, alpha: Any, ops: Ops, dtype: str) -> Any:

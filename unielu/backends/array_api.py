@@ -9,10 +9,14 @@ must come from the same namespace; standard broadcasting applies it.
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
-from array_api_compat import array_namespace
+import numpy as np
+from array_api_compat import array_namespace, device
 
+from unielu._checks import FLOAT32_MAX, alpha_device_error, check_alpha_fits, describe
 from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 
 # Read by unielu._registry from this source, without importing the module: literals only.
@@ -31,7 +35,18 @@ SPEC = {
 
 def _prepare(x: Any, func: str) -> tuple[Any, Any, Any]:
     """(namespace, x in its working dtype, result dtype)."""
-    xp = array_namespace(x)
+    try:
+        xp = array_namespace(x)
+    except Exception as error:  # __array_namespace__ raised, or returned junk
+        raise TypeError(
+            f"unielu.{func}() argument 'x' must be an array of an Array API namespace; "
+            f"got {describe(x)}, whose namespace could not be found ({error})"
+        ) from None
+    if not callable(getattr(xp, "isdtype", None)):
+        raise TypeError(
+            f"unielu.{func}() argument 'x' must be an array whose __array_namespace__() "
+            f"returns an Array API namespace; got {describe(x)}, whose returned {xp!r}"
+        )
     if xp.isdtype(x.dtype, "real floating"):
         half = getattr(xp, "float16", None)
         if half is not None and x.dtype == half:
@@ -44,15 +59,20 @@ def _prepare(x: Any, func: str) -> tuple[Any, Any, Any]:
 
 
 def _default_float(xp: Any, x: Any) -> Any:
-    info = getattr(xp, "__array_namespace_info__", None)
-    if info is None:  # namespaces older than the 2023.12 standard
-        return xp.float64
-    return info().default_dtypes(device=getattr(x, "device", None))["real floating"]
+    try:  # array-api-strict raises RuntimeError when set to an older api_version
+        info = getattr(xp, "__array_namespace_info__", None)
+        if info is not None:
+            return info().default_dtypes(device=getattr(x, "device", None))["real floating"]
+    except RuntimeError:
+        pass
+    return xp.float64  # namespaces older than the 2023.12 standard
 
 
 def _alpha(xp: Any, w: Any, alpha: Any, func: str) -> Any:
     """A float alpha as it is; an array one checked, in the working dtype of x."""
     if type(alpha) is float:
+        if alpha > FLOAT32_MAX:
+            check_alpha_fits(alpha, "float64" if w.dtype == xp.float64 else "float32", func)
         return alpha
     try:
         same = array_namespace(alpha) is xp
@@ -61,23 +81,46 @@ def _alpha(xp: Any, w: Any, alpha: Any, func: str) -> Any:
     if not same or not xp.isdtype(alpha.dtype, ("real floating", "integral")):
         raise alpha_type_error(func, alpha, f"an array of {xp.__name__}")
     check_alpha_shape(alpha.shape, w.shape, func)
+    if device(alpha) != device(w):
+        raise alpha_device_error(func, device(alpha), device(w), "xp.asarray(alpha, device=...)")
     return xp.astype(alpha, w.dtype)
 
 
+def _quiet(func: Any) -> Any:
+    """An array alpha's values are applied as written (inf * 0 is NaN): a namespace
+    over NumPy (array-api-strict) must not warn about it."""
+
+    @functools.wraps(func)
+    def wrapper(x: Any, alpha: Any) -> Any:
+        if type(alpha) is float:
+            return func(x, alpha)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return func(x, alpha)
+
+    return wrapper
+
+
+@_quiet
 def elu(x: Any, alpha: Any) -> Any:
     xp, w, dtype = _prepare(x, "elu")
     a = _alpha(xp, w, alpha, "elu")
     positive = w > 0
     negative = xp.where(positive, xp.zeros_like(w), w)
-    return xp.astype(xp.where(positive, w, a * xp.expm1(negative)), dtype, copy=False)
+    keep = positive | (w == 0)  # zeros as they are, whatever an array alpha holds
+    return xp.astype(xp.where(keep, w, a * xp.expm1(negative)), dtype, copy=False)
 
 
+@_quiet
 def elu_derivative(x: Any, alpha: Any) -> Any:
     xp, w, dtype = _prepare(x, "elu_derivative")
     a = _alpha(xp, w, alpha, "elu_derivative")
     positive = w > 0
     negative = xp.where(positive, xp.zeros_like(w), w)
-    return xp.astype(xp.where(positive, xp.ones_like(w), a * xp.exp(negative)), dtype, copy=False)
+    # Where exp(x) alone is subnormal, alpha * exp(x/2) * exp(x/2) keeps its digits.
+    half = xp.exp(negative / 2)
+    tiny = negative < math.log(xp.finfo(w.dtype).smallest_normal)
+    branch = xp.where(tiny, (a * half) * half, a * xp.exp(negative))
+    return xp.astype(xp.where(positive, xp.ones_like(w), branch), dtype, copy=False)
 
 
 def devices() -> list[str]:

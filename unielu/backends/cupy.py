@@ -20,6 +20,14 @@ from typing import Any
 import cupy as cp
 import numpy as np
 
+from unielu._checks import (
+    FLOAT32_MAX,
+    alpha_device_error,
+    check_alpha_fits,
+    check_out_layout,
+    describe,
+    out_error,
+)
 from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 
 # Read by unielu._registry from this source, without importing the module: literals only.
@@ -193,6 +201,8 @@ def _launch(func: str, x: Any, alpha: Any, out: Any) -> Any:
             raise dtype_error(func, x.dtype, "float64")
         if out is not None:
             _check_out(out, x, source, func)
+        if isinstance(alpha, float) and alpha > FLOAT32_MAX:
+            check_alpha_fits(alpha, "float64" if x.dtype == np.float64 else "float32", func)
         if isinstance(alpha, float):
             raw = _RAW_KERNELS.get((func, x.dtype))
             if raw is not None and x.flags.c_contiguous:
@@ -233,10 +243,8 @@ def _check_alpha(alpha: Any, x: Any, func: str) -> None:
         raise alpha_type_error(func, alpha, f"a cupy.ndarray on x's device (cuda:{x.device.id})")
     check_alpha_shape(alpha.shape, x.shape, func)
     if alpha.device.id != x.device.id:
-        raise TypeError(
-            f"unielu.{func}() argument 'alpha' is on cuda:{alpha.device.id} but 'x' is on "
-            f"cuda:{x.device.id}; accepted: a number, or a CuPy array on x's device "
-            f"(unielu never copies it between devices implicitly)"
+        raise alpha_device_error(
+            func, f"cuda:{alpha.device.id}", f"cuda:{x.device.id}", "move it with cupy.asarray"
         )
 
 
@@ -251,11 +259,11 @@ def _check_out(out: Any, x: Any, source: Any, func: str) -> None:
     got = (
         f"a cupy.ndarray of shape {out.shape}, dtype {out.dtype} on cuda:{out.device.id}"
         if isinstance(out, cp.ndarray)
-        else f"{type(out).__module__}.{type(out).__qualname__}"
+        else describe(out)
     )
 
     def refuse(error: type[Exception], why: str) -> Exception:
-        return error(f"unielu.{func}() argument 'out' {why}; got {got}; accepted: {wanted}")
+        return out_error(func, why, got, wanted, error)
 
     if not isinstance(out, cp.ndarray):
         raise refuse(TypeError, "must be a CuPy array")
@@ -265,33 +273,12 @@ def _check_out(out: Any, x: Any, source: Any, func: str) -> None:
         raise refuse(TypeError, "must be on the device of 'x'")
     if out.shape != x.shape:
         raise refuse(ValueError, "must have the shape of 'x'")
-    if any(s == 0 and n > 1 for n, s in zip(out.shape, out.strides, strict=True)):
-        raise refuse(ValueError, "has elements that share memory (a broadcast view?)")
-    if _partial_overlap(out, source):
-        raise refuse(
-            ValueError,
-            "overlaps the memory of 'x' without being 'x' itself (same memory, dtype and "
-            "strides), so the result would depend on the order elements are written",
-        )
 
+    def layout(a: Any) -> tuple[int, tuple[int, ...], tuple[int, ...], int]:
+        return a.data.ptr, a.shape, a.strides, a.itemsize
 
-def _partial_overlap(a: Any, b: Any) -> bool:
-    """True if a and b may share memory without being the same elements (in-place is fine)."""
-    if a.size == 0 or b.size == 0:
-        return False
-
-    def extent(t: Any) -> tuple[int, int]:
-        low = sum(min(0, (n - 1) * s) for n, s in zip(t.shape, t.strides, strict=True))
-        high = sum(max(0, (n - 1) * s) for n, s in zip(t.shape, t.strides, strict=True))
-        return t.data.ptr + low, t.data.ptr + high + t.itemsize
-
-    (a_lo, a_hi), (b_lo, b_hi) = extent(a), extent(b)
-    if a_hi <= b_lo or b_hi <= a_lo:
-        return False  # disjoint
-    same = a.data.ptr == b.data.ptr and a.dtype == b.dtype
-    return not (
-        same and all(s == t for n, s, t in zip(a.shape, a.strides, b.strides, strict=True) if n > 1)
-    )
+    same = out.dtype == source.dtype
+    check_out_layout(func, layout(out), [layout(source)], got, wanted, same)
 
 
 def devices() -> list[str]:

@@ -39,7 +39,9 @@ SPEC = {
 def _alpha_blocks(alpha: Any, x: da.Array, func: str) -> da.Array:
     """A checked array ``alpha`` as a Dask array chunked like the dimensions of x it spans."""
     if not isinstance(alpha, (da.Array, np.ndarray)) or not (
-        alpha.dtype.kind in "fiu" or alpha.dtype.name == "bfloat16"
+        alpha.dtype.kind in "iu"
+        or (alpha.dtype.kind == "f" and alpha.dtype.itemsize >= 2)  # no float8
+        or alpha.dtype.name == "bfloat16"
     ):
         raise alpha_type_error(func, alpha, "a Dask or NumPy array")
     check_alpha_shape(alpha.shape, x.shape, func)
@@ -59,7 +61,9 @@ def _alpha_blocks(alpha: Any, x: da.Array, func: str) -> da.Array:
 
 
 def _map(func: Callable[..., Any], x: da.Array, alpha: Any, name: str) -> da.Array:
-    meta = meta_from_array(func(x._meta, 1.0), ndim=x.ndim)  # the dtype does not depend on alpha
+    # The dtype does not depend on alpha; a number alpha too large for the
+    # compute dtype is refused here, not when the graph is computed.
+    meta = meta_from_array(func(x._meta, alpha if type(alpha) is float else 1.0), ndim=x.ndim)
     if type(alpha) is float:
         return x.map_blocks(func, alpha, dtype=meta.dtype, meta=meta)
     blocks = _alpha_blocks(alpha, x, name)

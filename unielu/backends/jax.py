@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
+from unielu._checks import FLOAT32_MAX, check_alpha_fits
 from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 from unielu.backends import _formulas
 
@@ -44,7 +45,20 @@ _KEPT = frozenset(jnp.dtype(t) for t in (jnp.float16, jnp.bfloat16, jnp.float32,
 _HALF = frozenset(jnp.dtype(t) for t in (jnp.float16, jnp.bfloat16))
 
 
+def _check_live(a: Any, name: str, func: str) -> None:
+    """Refuse a deleted array (``a.delete()``) by name, before XLA is called with it."""
+    if isinstance(a, jax.core.Tracer):  # traced: no buffers of its own
+        return
+    is_deleted = getattr(a, "is_deleted", None)
+    if is_deleted is not None and is_deleted():
+        raise ValueError(
+            f"unielu.{func}() argument '{name}' is a deleted jax.Array (its buffers were "
+            f"freed by .delete() or donated to a jitted call); accepted: a live jax.Array"
+        )
+
+
 def _as_float(x: Any, func: str) -> Any:
+    _check_live(x, "x", func)
     if x.dtype in _KEPT:
         return x
     if jnp.issubdtype(x.dtype, jnp.integer) or x.dtype == jnp.bool_:
@@ -56,12 +70,15 @@ def _as_float(x: Any, func: str) -> Any:
 def _check_alpha(alpha: Any, x: Any, func: str) -> Any:
     """A number passes; an array alpha must be a real JAX array that broadcasts to x."""
     if type(alpha) is float:
+        if alpha > FLOAT32_MAX:
+            check_alpha_fits(alpha, "float64" if x.dtype == jnp.float64 else "float32", func)
         return alpha
     real = isinstance(alpha, jax.Array) and (
         jnp.issubdtype(alpha.dtype, jnp.floating) or jnp.issubdtype(alpha.dtype, jnp.integer)
     )
     if not real:
         raise alpha_type_error(func, alpha, "a jax.Array")
+    _check_live(alpha, "alpha", func)
     check_alpha_shape(alpha.shape, x.shape, func)
     return alpha
 
@@ -105,7 +122,9 @@ def _elu_core(x: Any, alpha: Any) -> Any:
     w = _widen(x)
     y = _formulas.elu(w, jnp.asarray(alpha, w.dtype), OPS, w.dtype.name)
     if x.dtype in _HALF:  # XLA may rewrite the round trip and lose the sign of -0.0
-        y = jnp.copysign(y, w)
+        # The sign of alpha * expm1(x): x's, flipped by an (array) alpha with its sign bit set.
+        flip = (w < 0) & jnp.signbit(jnp.asarray(alpha, w.dtype))
+        y = jnp.copysign(y, jnp.where(flip, -w, w))
     return y.astype(x.dtype)
 
 

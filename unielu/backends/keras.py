@@ -23,6 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from unielu._checks import FLOAT32_MAX, check_alpha_fits
 from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 from unielu.layers import keras as _layers
 
@@ -50,18 +51,25 @@ SPEC = {
     ],
 }  # fmt: skip
 
-_REAL = ("float", "bfloat", "int", "uint", "bool")
-_NUMBER = ("float", "bfloat", "int", "uint")
+_FLOATS = ("float16", "bfloat16", "float32", "float64")  # not float8_*
+_REAL = ("int", "uint", "bool")
+_NUMBER = ("int", "uint")
 
 
 def _check(x: Any, alpha: Any, func: str) -> dict[str, Any]:
     """Refuse what the model could not compute; the layer call's keyword arguments."""
-    if not str(x.dtype).startswith(_REAL):
+    if str(x.dtype) not in _FLOATS and not str(x.dtype).startswith(_REAL):
         raise dtype_error(func, x.dtype, "the Keras backend's default floating dtype")
     if isinstance(alpha, float):
+        # Integers and bool: the Keras backend promotes them (float64 under JAX's
+        # x64), and its unielu backend checks alpha when the model runs.
+        if alpha > FLOAT32_MAX and str(x.dtype) in _FLOATS:
+            check_alpha_fits(alpha, "float64" if str(x.dtype) == "float64" else "float32", func)
         return {}
     # An array alpha is another symbolic tensor of the model, passed to the layer.
-    if not isinstance(alpha, keras.KerasTensor) or not str(alpha.dtype).startswith(_NUMBER):
+    if not isinstance(alpha, keras.KerasTensor) or not (
+        str(alpha.dtype) in _FLOATS or str(alpha.dtype).startswith(_NUMBER)
+    ):
         raise alpha_type_error(func, alpha, "(for a KerasTensor x) a KerasTensor")
     check_alpha_shape(alpha.shape, x.shape, func)
     return {"alpha": alpha}

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from unielu._checks import FLOAT32_MAX, check_alpha_fits, check_out_layout, describe, out_error
 from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 
 
@@ -152,7 +153,7 @@ def _dtypes(dtype: np.dtype[Any], func: str) -> tuple[np.dtype[Any], np.dtype[An
 
 
 def _resolve_dtypes(dtype: np.dtype[Any], func: str) -> tuple[np.dtype[Any], np.dtype[Any]]:
-    if dtype.kind == "f":
+    if dtype.kind == "f" and dtype.itemsize >= 2:  # not ml_dtypes' float8_e5m2
         # float16 is computed in float32 and rounded once.
         return dtype, (np.dtype(np.float32) if dtype.itemsize < 4 else dtype)
     if dtype.kind in "biu":
@@ -295,12 +296,20 @@ def _apply(
     if not isinstance(x, np.ndarray):
         try:
             x = np.asarray(x)
-        except (ValueError, TypeError) as error:  # ragged or mixed sequences
+        except Exception as error:  # ragged or mixed sequences, tensors that require grad
             raise TypeError(
                 f"unielu.{func}() argument 'x' must be a number or a rectangular list or "
-                f"tuple of numbers; got {type(x).__name__} that NumPy cannot convert: {error}"
+                f"tuple of numbers, which NumPy computes; got {type(x).__name__} that NumPy "
+                f"cannot convert ({type(error).__name__}: {error}). For arrays of another "
+                f"framework, pass one array (torch.stack(tensors), say), not a list of them"
             ) from None
     out_dtype, work = _dtypes(x.dtype, func)
+    if type(alpha) is float and alpha > FLOAT32_MAX and work.itemsize < 8:
+        check_alpha_fits(alpha, str(work), func)
+    if out_dtype != work and out_dtype.kind == "f" and np.geterr()["over"] != "ignore":
+        # float16: a float32 result beyond its range rounds to inf, correctly, not a warning.
+        with np.errstate(over="ignore"):
+            return _apply(small, kernel, whole, x, alpha, func, out)
     if type(alpha) is not float:
         alpha = _check_alpha_array(alpha, x, func)
     in_place = False
@@ -310,8 +319,9 @@ def _apply(
         return _apply_kernel(func, x, alpha, out_dtype, work, out)
     if type(x) is not np.ndarray:
         return _apply_subclass(small, kernel, whole, x, alpha, func, out)
-    if type(alpha) is not float:
-        return _apply_alpha_array(whole, x, alpha, out_dtype, work, out)
+    if type(alpha) is not float:  # its values as written: inf and NaN without warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _apply_alpha_array(whole, x, alpha, out_dtype, work, out)
     if x.size <= SMALL:
         w = x if x.dtype == work else x.astype(work)
         y = small(w if w.ndim else w.reshape(1), alpha)  # 0-d: ufuncs give scalars
@@ -475,54 +485,41 @@ def _apply_subclass(
 
 def _check_out(out: Any, x: np.ndarray, dtype: np.dtype[Any], func: str) -> bool:
     """Refuse an unusable ``out`` before anything is written; True if out is x (in place)."""
-    accepted = (
-        f"accepted: a writeable numpy.ndarray of shape {x.shape} and dtype {dtype} "
-        f"(x itself, for in place)"
+    wanted = (
+        f"a writeable numpy.ndarray of shape {x.shape} and dtype {dtype} (x itself, for in place)"
     )
     if not isinstance(out, np.ndarray):
-        kind = f"{type(out).__module__}.{type(out).__qualname__}"
-        raise TypeError(
-            f"unielu.{func}() argument 'out' must be a NumPy array; got {kind}; {accepted}"
-        )
+        raise out_error(func, "must be a NumPy array", describe(out), wanted, TypeError)
+    got = f"an array of shape {out.shape} and dtype {out.dtype}"
     if out.dtype != dtype:
-        raise TypeError(
-            f"unielu.{func}() argument 'out' has dtype {out.dtype}, but the result of an "
-            f"input of dtype {x.dtype} has dtype {dtype}; {accepted}"
-        )
+        why = f"has dtype {out.dtype}, but an input of dtype {x.dtype} gives {dtype}"
+        raise out_error(func, why, got, wanted, TypeError)
     if out.shape != x.shape:
-        raise ValueError(
-            f"unielu.{func}() argument 'out' has shape {out.shape}, but 'x' has shape "
-            f"{x.shape}; {accepted}"
-        )
+        raise out_error(func, f"must have the shape of 'x' {x.shape}", got, wanted)
     if not out.flags.writeable:
-        raise ValueError(f"unielu.{func}() argument 'out' is read-only; {accepted}")
-    if not np.may_share_memory(x, out):  # bounds only: cheap
-        return False
-    if (
-        x.dtype == out.dtype
-        and x.strides == out.strides
-        and x.__array_interface__["data"][0] == out.__array_interface__["data"][0]
-    ):
-        return True
-    if np.shares_memory(x, out):
-        raise ValueError(
-            f"unielu.{func}() argument 'out' overlaps the memory of 'x' without being x "
-            f"itself, so writing it would change x before it is read; {accepted}, "
-            f"sharing no memory with x otherwise"
-        )
+        raise out_error(func, "is read-only", got, wanted)
+
+    def layout(a: np.ndarray) -> tuple[int, tuple[int, ...], tuple[int, ...], int]:
+        return a.__array_interface__["data"][0], a.shape, a.strides, a.itemsize
+
+    contiguous = out.flags.c_contiguous or out.flags.f_contiguous  # no element shares memory
+    if not contiguous or np.may_share_memory(x, out):  # bounds only: cheap
+        return check_out_layout(func, layout(out), [layout(x)], got, wanted, x.dtype == out.dtype)
     return False
 
 
 def _check_alpha_array(alpha: Any, x: np.ndarray, func: str) -> Any:
     """A checked array ``alpha``: a float if it holds one valid value, else the array."""
     if not isinstance(alpha, np.ndarray) or not (
-        alpha.dtype.kind in "fiu" or alpha.dtype.name == "bfloat16"
+        alpha.dtype.kind in "iu"
+        or (alpha.dtype.kind == "f" and alpha.dtype.itemsize >= 2)  # no float8
+        or alpha.dtype.name == "bfloat16"
     ):
         raise alpha_type_error(func, alpha, "a NumPy array")
     check_alpha_shape(alpha.shape, x.shape, func)
     if alpha.size == 1:  # one value, broadcast: the scalar path, with the same results
         value = float(alpha.reshape(()))
-        if 0.0 <= value < math.inf:
+        if 0.0 <= value <= FLOAT32_MAX and math.copysign(1.0, value) > 0:  # -0.0 as written
             return value
     return alpha
 

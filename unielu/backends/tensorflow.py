@@ -32,8 +32,10 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
+from unielu._checks import FLOAT32_MAX, check_alpha_fits
 from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 from unielu.backends import _formulas
 from unielu.backends import numpy as _numpy
@@ -95,6 +97,33 @@ def _array_alpha(alpha: Any, x: tf.Tensor, func: str) -> tf.Tensor:
                 shape[-i] = dims[-i]
         check_alpha_shape([1 if d is None else d for d in dims], shape, func)
     return tf.convert_to_tensor(alpha)  # reads a tf.Variable, on the tape
+
+
+def _assert_alpha_broadcasts(a: tf.Tensor, x: tf.Tensor, func: str) -> tf.Tensor:
+    """``a``, with a run-time check that it broadcasts to ``x`` unchanged.
+
+    For shapes the trace cannot prove (unknown rank or dimensions): an alpha
+    that does not fit would raise deep in TF, or silently give the result
+    alpha's shape. The check raises InvalidArgumentError naming alpha.
+    """
+    sa, sx = tf.shape(a), tf.shape(x)
+    ra, rx = tf.size(sa), tf.size(sx)
+    n = tf.maximum(ra, rx)
+    pa = tf.concat([tf.ones([n - ra], sa.dtype), sa], 0)
+    px = tf.concat([tf.ones([n - rx], sx.dtype), sx], 0)
+    fits = tf.logical_and(ra <= rx, tf.reduce_all((pa == 1) | (pa == px)))
+    check = tf.debugging.Assert(
+        fits,
+        [
+            f"unielu.{func}() argument 'alpha' does not broadcast to the shape of 'x' "
+            f"without changing it; accepted: a number, a 0-d tensor, or a tensor "
+            f"broadcastable to x's shape. Shapes of alpha and x:",
+            sa,
+            sx,
+        ],
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(a)
 
 
 def _widen(x: tf.Tensor) -> tf.Tensor:
@@ -220,16 +249,30 @@ def _call(func: str, x: Any, alpha: Any) -> tf.Tensor:
     array_alpha = type(alpha) is not float
     if array_alpha:
         alpha = _array_alpha(alpha, x, func)
+        if not (x.shape.is_fully_defined() and alpha.shape.is_fully_defined()):
+            alpha = _assert_alpha_broadcasts(alpha, x, func)
+    elif alpha > FLOAT32_MAX:
+        check_alpha_fits(alpha, "float64" if x.dtype == tf.float64 else "float32", func)
+    if x.shape.rank is None or x.shape.rank > 8:
+        # TF's kernels broadcast (SelectV2) up to rank 8: elementwise, so flattened.
+        shape = tf.shape(x)
+        if array_alpha:
+            alpha = tf.reshape(tf.broadcast_to(alpha, shape), [-1])
+        y = _call(func, tf.reshape(x, [-1]), alpha)
+        y = tf.reshape(y, shape)
+        y.set_shape(x.shape)
+        return y
     if not tf.executing_eagerly():
         return _symbolic(func, x, alpha, array_alpha)
     with tf.device(x.device):  # TF's default placement would move a CPU tensor to GPU:0
         on_host = not array_alpha and "CPU" in x.device and not _recording()
+        # np.asarray: tf.constant caches scalars by value, where -0.0 == 0.0.
         if on_host and x.shape.num_elements() <= HOST_MAX:
-            return tf.constant(_host[func](x.numpy(), alpha))
+            return tf.constant(np.asarray(_host[func](x.numpy(), alpha)))
         a_shape = tuple(alpha.shape) if array_alpha else ()
         fresh = _first_sighting((func, x.dtype, tuple(x.shape), a_shape, x.device))
         if fresh and on_host:
-            return tf.constant(_host[func](x.numpy(), alpha))
+            return tf.constant(np.asarray(_host[func](x.numpy(), alpha)))
         a = _alpha_tensor(alpha, _compute_dtype(x.dtype))
         # A first sighting runs TF's own kernels, uncompiled. (A traced function
         # either way, not the ops one by one: under a ForwardAccumulator, eager

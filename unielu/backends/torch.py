@@ -47,12 +47,20 @@ compiled graph computes the result out of place and then copies it into
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 import torch.autograd.forward_ad as _fwad
 import torch.nn.functional as F
 
+from unielu._checks import (
+    FLOAT32_MAX,
+    alpha_device_error,
+    check_alpha_fits,
+    check_out_layout,
+    out_error,
+)
 from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 
 # Read by unielu._registry from this source, without importing the module: literals only.
@@ -83,7 +91,39 @@ _HALF = frozenset({torch.float16, torch.bfloat16})
 _ALPHA_DTYPES = _KEPT | (_PROMOTED - {torch.bool})
 
 
+def _check_tensor(t: torch.Tensor, name: str, func: str) -> None:
+    """Refuse a sparse or nested tensor, or one whose storage was freed, by name.
+
+    F.elu and the other kernels would raise deep inside PyTorch, or read freed
+    memory (a storage resized to 0 crashes the process).
+    """
+    if t.layout is not torch.strided or t.is_nested:
+        kind = "nested" if t.is_nested else str(t.layout).removeprefix("torch.")
+        raise TypeError(
+            f"unielu.{func}() argument '{name}' is a {kind} tensor; accepted: dense (strided) "
+            f"tensors. Pass t.to_dense(), or apply unielu.{func} to t.values() (ELU(0) = 0 "
+            f"keeps the sparsity of x); for a nested tensor, to each of t.unbind()"
+        )
+    if _is_compiling():  # fake tensors while tracing: no memory to check
+        return
+    try:
+        nbytes = t.untyped_storage().nbytes()
+    except (RuntimeError, NotImplementedError):  # no storage of its own (functorch)
+        return
+    if t.device.type == "meta" or t.numel() == 0:
+        return
+    last = t.storage_offset() + sum((n - 1) * s for n, s in zip(t.shape, t.stride(), strict=True))
+    if nbytes < (last + 1) * t.element_size():
+        raise ValueError(
+            f"unielu.{func}() argument '{name}' has {nbytes} bytes of storage but its shape "
+            f"{tuple(t.shape)}, strides and offset need {(last + 1) * t.element_size()} (was "
+            f"its storage freed or resized, untyped_storage().resize_()?); accepted: a tensor "
+            f"whose storage holds its elements"
+        )
+
+
 def _as_float(x: torch.Tensor, func: str) -> torch.Tensor:
+    _check_tensor(x, "x", func)
     if x.dtype in _KEPT:
         return x
     if x.dtype in _PROMOTED:
@@ -97,7 +137,13 @@ def _derivative_in(w: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor
         alpha = alpha.to(w.dtype)
     positive = w > 0
     # exp of the clamped branch: no overflow for large x, so no NaN gradient.
-    return torch.where(positive, 1.0, alpha * torch.exp(torch.where(positive, 0.0, w)))
+    negative = torch.where(positive, 0.0, w)
+    # Where exp(x) alone would be subnormal (few digits) while alpha * exp(x) is
+    # not: (alpha * exp(x/2)) * exp(x/2).
+    half = torch.exp(0.5 * negative)
+    tiny = negative < math.log(torch.finfo(w.dtype).tiny)
+    branch = torch.where(tiny, (alpha * half) * half, alpha * torch.exp(negative))
+    return torch.where(positive, 1.0, branch)
 
 
 def _derivative(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
@@ -235,6 +281,7 @@ def elu(
         x.dtype in _KEPT
         and out is None
         and type(alpha) is float
+        and alpha <= FLOAT32_MAX
         and not _is_dynamo()
         and not _flags._is_compiling_flag
         and (
@@ -242,7 +289,17 @@ def elu(
             or (torch._C._get_tracing_state() is not None and not torch.onnx.is_in_onnx_export())
         )
     ):
-        return _native_elu(x, alpha)
+        try:
+            freed = x.untyped_storage().nbytes() == 0  # a crash in F.elu (or empty)
+        except (RuntimeError, NotImplementedError):  # no storage: sparse, functorch wrappers
+            freed = False
+        if freed:
+            _check_tensor(x, "x", "elu")
+        try:
+            return _native_elu(x, alpha)
+        except (RuntimeError, NotImplementedError):  # sparse or nested x: say so, by name
+            _check_tensor(x, "x", "elu")
+            raise
     return _elu_general(x, alpha, out)
 
 
@@ -252,6 +309,8 @@ def _elu_general(
     x = _as_float(source, "elu")
     if type(alpha) is not float:
         _check_alpha(alpha, x, "elu")
+    elif alpha > FLOAT32_MAX:
+        check_alpha_fits(alpha, "float64" if x.dtype == torch.float64 else "float32", "elu")
     compiling = _is_compiling()
     if out is not None:
         _check_out(out, x, source, alpha, "elu", compiling)
@@ -286,7 +345,11 @@ def _elu_array_alpha(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     # elu(., 1) is expm1 on the clamped x <= 0 branch, through the scalar path:
     # accurate under torch.compile, with its gradient and forward-mode rules.
     unit = elu(torch.where(positive, 0.0, w), 1.0)
-    return torch.where(positive, w, alpha.to(w.dtype) * unit).to(x.dtype)
+    y = torch.where(positive, w, alpha.to(w.dtype) * unit)
+    # Zeros as they are whatever alpha holds (NaN, inf, negative), with the
+    # gradients of alpha * unit: y - y is 0 (NaN where alpha is not finite).
+    exact = w.detach() - torch.nan_to_num(y.detach() - y, nan=0.0)
+    return torch.where(w == 0, exact, y).to(x.dtype)
 
 
 def elu_derivative(
@@ -295,6 +358,9 @@ def elu_derivative(
     source, x = x, _as_float(x, "elu_derivative")
     if type(alpha) is not float:
         _check_alpha(alpha, x, "elu_derivative")
+    elif alpha > FLOAT32_MAX:
+        compute = "float64" if x.dtype == torch.float64 else "float32"
+        check_alpha_fits(alpha, compute, "elu_derivative")
     if out is None:
         return _derivative(x, alpha)
     _check_out(out, x, source, alpha, "elu_derivative", _is_compiling())
@@ -306,13 +372,11 @@ def elu_derivative(
 def _check_alpha(alpha: Any, x: torch.Tensor, func: str) -> None:
     if not isinstance(alpha, torch.Tensor) or alpha.dtype not in _ALPHA_DTYPES:
         raise alpha_type_error(func, alpha, f"a torch.Tensor on x's device ({x.device})")
+    _check_tensor(alpha, "alpha", func)
     check_alpha_shape(alpha.shape, x.shape, func)
     if alpha.device != x.device:
-        raise TypeError(
-            f"unielu.{func}() argument 'alpha' is on device {alpha.device} but 'x' is on "
-            f"{x.device}; accepted: a number, or a tensor on x's device (move it once with "
-            f"alpha.to({str(x.device)!r}); unielu never copies it implicitly)"
-        )
+        move = f"move it once with alpha.to({str(x.device)!r})"
+        raise alpha_device_error(func, alpha.device, x.device, move)
 
 
 def _describe(t: Any) -> str:
@@ -338,12 +402,12 @@ def _check_out(
     wanted = f"a torch.Tensor of shape {tuple(x.shape)}, dtype {x.dtype} on {x.device}"
 
     def refuse(error: type[Exception], why: str) -> Exception:
-        return error(
-            f"unielu.{func}() argument 'out' {why}; got {_describe(out)}; accepted: {wanted}"
-        )
+        return out_error(func, why, _describe(out), wanted, error)
 
     if not isinstance(out, torch.Tensor):
         raise refuse(TypeError, "must be a torch.Tensor")
+    if out.layout is not torch.strided or out.is_nested:
+        _check_tensor(out, "out", func)
     if out.dtype != x.dtype:
         raise refuse(TypeError, "must have the result dtype")
     if out.device != x.device:
@@ -382,33 +446,16 @@ def _check_out(
     if out.is_inference() and not torch.is_inference_mode_enabled():
         raise refuse(ValueError, "is an inference tensor, which cannot be written outside "
                      "torch.inference_mode()")  # fmt: skip
-    if torch._debug_has_internal_overlap(out) == 1:
-        raise refuse(ValueError, "has elements that share memory (an expanded tensor?)")
-    if _partial_overlap(out, source):
-        raise refuse(
-            ValueError,
-            "overlaps the memory of 'x' without being 'x' itself (same memory, dtype and "
-            "strides), so the result would depend on the order elements are written",
-        )
+    _check_tensor(out, "out", func)
+    if out.device.type == "meta":
+        return
 
+    def layout(t: torch.Tensor) -> tuple[int, tuple[int, ...], tuple[int, ...], int]:
+        size = t.element_size()
+        return t.data_ptr(), tuple(t.shape), tuple(s * size for s in t.stride()), size
 
-def _partial_overlap(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """True if a and b may share memory without being the same elements (in-place is fine)."""
-    if a.device.type == "meta" or a.numel() == 0 or b.numel() == 0:
-        return False
-
-    def extent(t: torch.Tensor) -> tuple[int, int]:
-        last = sum((n - 1) * s for n, s in zip(t.shape, t.stride(), strict=True))
-        return t.data_ptr(), t.data_ptr() + (last + 1) * t.element_size()
-
-    (a_lo, a_hi), (b_lo, b_hi) = extent(a), extent(b)
-    if a_hi <= b_lo or b_hi <= a_lo:
-        return False  # disjoint
-    same = a.data_ptr() == b.data_ptr() and a.dtype == b.dtype
-    return not (
-        same
-        and all(s == t for n, s, t in zip(a.shape, a.stride(), b.stride(), strict=True) if n > 1)
-    )
+    same = out.dtype == source.dtype
+    check_out_layout(func, layout(out), [layout(source)], _describe(out), wanted, same)
 
 
 def devices() -> list[str]:
