@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from unielu._registry import registry
 from unielu.cli import main
 
 pytestmark = pytest.mark.framework_free
+TESTS = Path(__file__).resolve().parent
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -102,8 +104,14 @@ def test_help_everywhere():
 
 
 def test_bench_refuses_a_backend_without_an_elu_of_its_own():
-    out = run("bench", "--backend", "array_api")
+    out = run("bench", "--backend", "array_api", "--adapters", str(TESTS))
     assert out.returncode == 2 and "no own ELU to compare against" in out.stderr
+
+
+def test_bench_refuses_a_folder_without_adapters(tmp_path):
+    out = run("bench", "--backend", "numpy", "--adapters", str(tmp_path))
+    assert out.returncode == 2
+    assert f"--adapters {tmp_path}: {tmp_path} holds no backends.py and adapters/" in out.stderr
 
 
 def test_bench_quick_on_numpy(tmp_path):

@@ -123,6 +123,8 @@ def load_adapters(folder: Path) -> dict[str, Any]:
     import ``backends`` and ``reference`` (which needs the ``test`` extra).
     """
     folder = folder.resolve()
+    if not (folder / "backends.py").is_file() or not (folder / "adapters").is_dir():
+        raise ImportError(f"{folder} holds no backends.py and adapters/ (unielu's tests/)")
     loaded = sys.modules.get("backends")
     if loaded is not None and Path(loaded.__file__ or "").resolve().parent != folder:
         raise ImportError(f"another module 'backends' is already imported: {loaded.__file__}")
