@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from backends import ADAPTERS
 
-from unielu._registry import registry
+from unielu._registry import get_spec, registry
 from unielu.cli import main
 
 pytestmark = pytest.mark.framework_free
@@ -121,5 +122,14 @@ def test_bench_quick_on_numpy(tmp_path):
     assert "plain formula" in out.stdout and "import unielu" in out.stdout
     data = json.loads(target.read_text())
     assert {r["size"] for r in data["rows"]} == {16, 10**5, 10**6}
-    assert {r["case"] for r in data["rows"]} >= {"numpy.plain", "numpy.copyto-out"}
+    # The NumPy backend's own cases, and its yardsticks from the installed frameworks'
+    # adapters: the fastest framework ELU, and those it is compared with alone.
+    natives = [n for n, cls in ADAPTERS.items() if cls.native and get_spec(n).installed()]
+    expected = {
+        "numpy.plain", "numpy.copy", "numpy.copyto", "numpy.copyto-out",
+        "numpy.derivative-copyto-out",
+        *(["numpy.fastest-framework"] if natives else []),
+        *(f"numpy.{n}" for n in natives if ADAPTERS[n].bench_against_numpy),
+    }  # fmt: skip
+    assert {r["case"] for r in data["rows"]} == expected
     assert all(r["unielu_ns"] > 0 and r["ratio"] > 0 for r in data["rows"])

@@ -523,7 +523,7 @@ def main(
 
 def _versions(backends: Sequence[str]) -> dict[str, str]:
     out = {"unielu": unielu.__version__}
-    for name in backends:  # all imported by now; distributions differ (tensorflow-cpu)
+    for name in backends:  # imported by now; a distribution may have another name
         module = sys.modules.get(get_spec(name).framework)
         out[name] = getattr(module, "__version__", "?")
     return out
