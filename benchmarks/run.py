@@ -10,11 +10,13 @@ from pathlib import Path
 
 import targets
 
-from unielu.bench import measure, report
+from unielu.bench import make_plan, measure, report
 
 if __name__ == "__main__":
     here = Path(__file__).parent
-    results = measure(full=True)
+    # The checkout's adapters, named: a failure to load them is an error, not a fallback.
+    plan, _ = make_plan(str(here.parent / "tests"))
+    results = measure(full=True, plan=plan)
     results["targets"] = targets.check(results)
     print(report(results))
     print()

@@ -1,8 +1,9 @@
 """The project's performance targets, keyed by ids, checked against ``unielu bench``'s results.
 
-Each target names a case id of ``unielu/bench.py`` (a comparison, with a size,
-dtype and alpha) or an extra measurement, the largest acceptable value, and,
-where a target has been missed before, why (printed beside it when it is).
+Each target names a case id of ``unielu bench`` (a comparison of unielu/bench.py
+or of a backend's test adapter, tests/adapters/<name>.py, with a size, dtype and
+alpha) or an extra measurement, the largest acceptable value, and, where a
+target has been missed before, why (printed beside it when it is).
 ``benchmarks/run.py`` applies them; the docs render the verdicts.
 """
 
@@ -19,7 +20,7 @@ class Target:
     id: str
     text: str
     limit: float
-    case: str = ""  # a case of unielu/bench.py; else an extra measurement (see _extra)
+    case: str = ""  # a case id of unielu bench; else an extra measurement (see _extra)
     size: int = 0
     dtype: str = "float32"
     alpha: float = 1.0
@@ -111,7 +112,7 @@ def check(results: dict[str, Any]) -> list[dict[str, Any]]:
                 verdicts.append({
                     "id": t.id, "target": t.text, "measured": float("nan"), "limit": t.limit,
                     "met": False, "why": f"no row of case {t.case!r} at {t.size} {t.dtype}, "
-                    f"alpha {t.alpha:g}: renamed in unielu/bench.py?",
+                    f"alpha {t.alpha:g}: renamed in unielu/bench.py or the adapter?",
                 })  # fmt: skip
                 continue
         else:

@@ -1,11 +1,12 @@
 """What a test adapter is (``Adapter``), and the adapters of tests/adapters/.
 
-An adapter tells the conformance matrix, the soak (benchmarks/soak.py) and the
-GPU check how to make a backend's arrays, read results back, and reach its
-devices and autodiff: outside its backend module, the only code that knows the
-framework. What the project promises of a backend (ULP bound, subnormal
-flushing, autodiff) comes from the registry (``self.spec``), not from here. There is one module per
-backend in tests/adapters/, found by name; only the adapter of the backend
+An adapter tells the conformance matrix, the benchmarks (``unielu bench``), the
+soak (benchmarks/soak.py) and the GPU check how to make a backend's arrays,
+read results back, and reach its devices, autodiff and own ELU: outside its
+backend module, the only code that knows the framework. What the project
+promises of a backend (ULP bound, subnormal flushing, autodiff) comes from the
+registry (``self.spec``), not from here. There is one module per backend in
+tests/adapters/, found by name; only the adapter of the backend
 under test is instantiated, so only its framework is imported.
 """
 
@@ -13,13 +14,16 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from unielu._registry import get_spec
+
+if TYPE_CHECKING:
+    from unielu.bench import Case, Workload
 
 FLOATS = ("float16", "bfloat16", "float32", "float64")
 INTS = ("bool", "int8", "int16", "int32", "int64", "uint8")
@@ -43,6 +47,9 @@ class Adapter:
     native_name: ClassVar[str] = ""
     #: Its results are the NumPy backend's, bit for bit (it computes with NumPy).
     same_as_numpy: ClassVar[bool] = False
+    #: ``unielu bench`` also compares the NumPy backend with this framework's own
+    #: ELU alone (case ``numpy.<name>``), besides the fastest of them all.
+    bench_against_numpy: ClassVar[bool] = False
     dtypes: tuple[str, ...] = FLOATS
     int_dtypes: tuple[str, ...] = INTS
     default_float = "float64"
@@ -118,6 +125,30 @@ class Adapter:
 
     def native_elu(self, x: Any, alpha: float) -> Any:
         raise NotImplementedError
+
+    # -- benchmarks (unielu/bench.py) ------------------------------------------
+    @classmethod
+    def benchmarked(cls) -> bool:
+        """Whether ``unielu bench`` has cases for this backend (it defines some)."""
+        return cls.bench_cases is not Adapter.bench_cases or (
+            cls.bench_workloads is not Adapter.bench_workloads
+        )
+
+    def bench_cases(self, x: np.ndarray, alpha: float) -> Iterable[Case]:
+        """unielu on this framework's arrays of ``x``'s values against a baseline (its
+        own ELU), each a ``unielu.bench.Case`` whose id ``<name>.<what>`` stays stable
+        (benchmarks/targets.py refers to it). Each call must finish its work."""
+        return ()
+
+    def bench_workloads(self, repeats: int) -> Iterable[Workload]:
+        """Sequences of calls timed as a whole (``unielu.bench.Workload``), each call
+        of either side run ``repeats`` times on fresh inputs."""
+        return ()
+
+    def bench_native(self, x: np.ndarray, alpha: float) -> tuple[str, Callable[[], Any]] | None:
+        """The framework's own ELU on ``x``'s values, ready to time: (label, call);
+        None where it cannot take them. The NumPy backend's yardstick."""
+        return None
 
     # -- autodiff --------------------------------------------------------------
     def gradients(self, x: Any, alpha: float) -> dict[str, tuple[Any, Any]]:

@@ -6,13 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from backends import ADAPTERS
 
-from unielu._registry import registry
+from unielu._registry import get_spec, registry
 from unielu.cli import main
 
 pytestmark = pytest.mark.framework_free
+TESTS = Path(__file__).resolve().parent
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -102,8 +105,14 @@ def test_help_everywhere():
 
 
 def test_bench_refuses_a_backend_without_an_elu_of_its_own():
-    out = run("bench", "--backend", "array_api")
+    out = run("bench", "--backend", "array_api", "--adapters", str(TESTS))
     assert out.returncode == 2 and "no own ELU to compare against" in out.stderr
+
+
+def test_bench_refuses_a_folder_without_adapters(tmp_path):
+    out = run("bench", "--backend", "numpy", "--adapters", str(tmp_path))
+    assert out.returncode == 2
+    assert f"--adapters {tmp_path}: {tmp_path} holds no backends.py and adapters/" in out.stderr
 
 
 def test_bench_quick_on_numpy(tmp_path):
@@ -113,5 +122,14 @@ def test_bench_quick_on_numpy(tmp_path):
     assert "plain formula" in out.stdout and "import unielu" in out.stdout
     data = json.loads(target.read_text())
     assert {r["size"] for r in data["rows"]} == {16, 10**5, 10**6}
-    assert {r["case"] for r in data["rows"]} >= {"numpy.plain", "numpy.copyto-out"}
+    # The NumPy backend's own cases, and its yardsticks from the installed frameworks'
+    # adapters: the fastest framework ELU, and those it is compared with alone.
+    natives = [n for n, cls in ADAPTERS.items() if cls.native and get_spec(n).installed()]
+    expected = {
+        "numpy.plain", "numpy.copy", "numpy.copyto", "numpy.copyto-out",
+        "numpy.derivative-copyto-out",
+        *(["numpy.fastest-framework"] if natives else []),
+        *(f"numpy.{n}" for n in natives if ADAPTERS[n].bench_against_numpy),
+    }  # fmt: skip
+    assert {r["case"] for r in data["rows"]} == expected
     assert all(r["unielu_ns"] > 0 and r["ratio"] > 0 for r in data["rows"])

@@ -147,10 +147,48 @@ def test_a_registered_backend_reaches_the_soak(box, capsys):
     assert calls > 20 and "errors: 0" in out, out
 
 
+def test_a_registered_backend_reaches_bench(box, tmp_path, capsys):
+    """``unielu bench`` takes its backends from the registry and its cases from the
+    adapters: a quick run of the throwaway backend alone times its adapter's case;
+    without the adapters (an installed wheel), it is timed through the registry's
+    from_numpy and to_numpy."""
+    from unielu import bench
+
+    rows = {}
+    for adapters in (str(ROOT / "tests"), "none"):
+        target = tmp_path / "bench.json"
+        assert bench.main(backends=["box"], json_path=str(target), adapters=adapters) == 0
+        results = json.loads(target.read_text())
+        assert {r["backend"] for r in results["rows"]} == {"box"}
+        assert all(r["unielu_ns"] > 0 and r["baseline_ns"] > 0 for r in results["rows"])
+        rows[adapters] = results["rows"]
+    by_adapter, by_registry = rows.values()
+    assert {(r["case"], r["size"]) for r in by_adapter} == {
+        ("box.unielu-numpy", n) for n in bench.QUICK["sizes"]
+    }
+    assert {r["baseline"] for r in by_adapter} == {"unielu on the NumPy array inside the Box"}
+    assert {r["case"] for r in by_registry} == {"box.unielu-numpy"}
+    assert "+ to_numpy" in by_registry[0]["baseline"]
+    assert "--adapters none" in capsys.readouterr().err
+
+
+def test_bench_without_adapters_names_no_framework_case():
+    """Without the adapters only the NumPy backend's own cases and the registry's
+    generic one exist: every framework comparison comes from an adapter."""
+    from unielu import bench
+
+    plan = bench.Plan(None)
+    x = bench.data(16, "float32")
+    assert {c[0] for c in plan.cases("numpy", x, 1.0)} == {
+        "numpy.plain", "numpy.copy", "numpy.copyto", "numpy.copyto-out",
+        "numpy.derivative-copyto-out",
+    }  # fmt: skip
+    assert [c[0] for c in bench._registry_cases("numpy", x, 1.0)] == ["numpy.unielu-numpy"]
+
+
 #: Python files outside the framework's own places that import one today, each
 #: with the issue that removes it; the list must shrink to nothing, never grow.
 IMPORTS_A_FRAMEWORK_ALLOWED = {
-    "unielu/bench.py",  # bench: after issue 14 lands
     # Not done yet in issue 15: its framework code still has to move.
     "tests/test_models.py",  # Keras/TensorFlow and Flax model lines, to framework-named files
 }

@@ -1,5 +1,6 @@
 """A backend that exists only in tests: proves that registering one backend at run
-time reaches dispatch, installed_backends(), the report and the test matrix.
+time reaches dispatch, installed_backends(), the report, the test matrix, the
+benchmarks and the soak.
 
 ``Box`` wraps a NumPy array; the backend computes through unielu's NumPy backend.
 Loaded as a pytest plugin (``-p throwaway_backend``, with ``tests`` on the path),
@@ -9,6 +10,7 @@ imported, it registers nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -83,6 +85,16 @@ class BoxAdapter(Adapter):
 
     def placements(self, values: np.ndarray) -> dict[str, Any]:
         return {"cpu": (Box(values), lambda y: isinstance(y, Box))}
+
+    def bench_cases(self, x: np.ndarray, alpha: float) -> Iterable[Any]:
+        # The framework has no ELU of its own: the wrapper's cost, against the array inside.
+        box = Box(x)
+        yield (
+            "box.unielu-numpy",
+            "unielu on the NumPy array inside the Box",
+            lambda: unielu.elu(box, alpha),
+            lambda: unielu.elu(x, alpha),
+        )
 
 
 @pytest.hookimpl(tryfirst=True)  # before conftest.py reads the registry

@@ -4,11 +4,17 @@ The two contenders of a comparison run interleaved, in alternating order,
 on the same input; each sample times enough calls to last a few
 milliseconds. Reported: the median time per call of each and the median of
 the per-pair ratios, which cancels most of the drift of a shared machine.
+
+This module knows no framework. The NumPy backend's cases (the kernel against
+NumPy's own formula and copies) are here; every case that touches a framework
+comes from that backend's test adapter (``tests/adapters/<name>.py``), which
+``unielu bench`` loads from the source tree (see :class:`Plan`).
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import platform
 import statistics
@@ -17,7 +23,8 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,14 +89,112 @@ def compare(
     return statistics.median(a), statistics.median(b), statistics.median(ratios)
 
 
-def _data(n: int, dtype: str) -> np.ndarray:
-    # Random signs: both branches, unpredictable, as activations are.
+def data(n: int, dtype: str) -> np.ndarray:
+    """The benchmarks' input: random signs, so both branches run, unpredictably, as
+    activations do."""
     return np.random.default_rng(0).normal(0, 2, n).astype(dtype)
 
 
-def _numpy_cases(
-    x: np.ndarray, alpha: float
-) -> Iterable[tuple[str, str, Callable[[], Any], Callable[[], Any]]]:
+def distinct_alphas(calls: int) -> Callable[[], list[float]]:
+    """Each call: ``calls`` alpha values never used before (nothing cached can serve them)."""
+    count = iter(range(1, 1 << 30))
+    return lambda: [1.0 + next(count) * 1e-6 for _ in range(calls)]
+
+
+#: A comparison: (stable case id ``<backend>.<what>``, the baseline in words,
+#: unielu's call, the baseline's call). benchmarks/targets.py refers to the id.
+Case = tuple[str, str, Callable[[], Any], Callable[[], Any]]
+#: A sequence of calls timed as a whole: (case id, baseline, elements, unielu's, baseline's).
+Workload = tuple[str, str, int, Callable[[], Any], Callable[[], Any]]
+
+
+def default_adapters() -> Path | None:
+    """The test adapters' folder of the checkout or unpacked sdist that holds this
+    package (``tests/`` beside ``unielu/``); None for an installed wheel."""
+    tests = Path(unielu.__file__).resolve().parent.parent / "tests"
+    return tests if (tests / "backends.py").is_file() and (tests / "adapters").is_dir() else None
+
+
+def load_adapters(folder: Path) -> dict[str, Any]:
+    """Backend name -> adapter class, from ``folder``'s ``backends.py`` (the
+    ``ADAPTERS`` of tests/backends.py, which finds ``folder/adapters/<name>.py``).
+
+    ``folder`` goes first on ``sys.path``, as the tests put it: the adapters
+    import ``backends`` and ``reference`` (which needs the ``test`` extra).
+    """
+    folder = folder.resolve()
+    if not (folder / "backends.py").is_file() or not (folder / "adapters").is_dir():
+        raise ImportError(f"{folder} holds no backends.py and adapters/ (unielu's tests/)")
+    loaded = sys.modules.get("backends")
+    if loaded is not None and Path(loaded.__file__ or "").resolve().parent != folder:
+        raise ImportError(f"another module 'backends' is already imported: {loaded.__file__}")
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    adapters: dict[str, Any] = importlib.import_module("backends").ADAPTERS
+    return adapters
+
+
+@dataclass
+class Plan:
+    """Where each backend's cases come from.
+
+    NumPy's own cases (the kernel against NumPy's formula and copies) need no
+    framework and are here. Every case that touches a framework comes from that
+    backend's test adapter (``bench_cases``, ``bench_workloads``,
+    ``bench_native``). Without the adapters (``adapters`` None: an installed
+    wheel), each installed backend is timed through its module's own
+    ``from_numpy``/``to_numpy`` against the NumPy backend on the same values.
+    """
+
+    adapters: dict[str, Any] | None
+    folder: str | None = None  # where the adapters came from
+    made: dict[str, Any] = field(default_factory=dict)
+
+    def adapter(self, name: str) -> Any:
+        if name not in self.made:
+            assert self.adapters is not None
+            self.made[name] = self.adapters[name]({})
+        return self.made[name]
+
+    def has_cases(self, name: str) -> bool:
+        if name == "numpy" or self.adapters is None:
+            return True
+        cls = self.adapters.get(name)
+        return cls is not None and bool(cls.benchmarked())
+
+    def cases(self, name: str, x: np.ndarray, alpha: float) -> Iterable[Case]:
+        if name == "numpy":
+            return _numpy_cases(self, x, alpha)
+        if self.adapters is None:
+            return _registry_cases(name, x, alpha)
+        cases: Iterable[Case] = self.adapter(name).bench_cases(x, alpha)
+        return cases
+
+    def workloads(self, name: str, repeats: int) -> Iterable[Workload]:
+        if self.adapters is None or name == "numpy":
+            return ()
+        workloads: Iterable[Workload] = self.adapter(name).bench_workloads(repeats)
+        return workloads
+
+    def natives(
+        self, x: np.ndarray, alpha: float, against_numpy: bool = False
+    ) -> list[tuple[str, str, Callable[[], Any]]]:
+        """(backend, label, call) of each installed framework's own ELU on x's values
+        (only those the NumPy backend is compared with alone, if ``against_numpy``)."""
+        found = []
+        for spec in registry():
+            cls = (self.adapters or {}).get(spec.name)
+            if cls is None or not cls.native or not spec.installed():
+                continue
+            if against_numpy and not cls.bench_against_numpy:
+                continue
+            native = self.adapter(spec.name).bench_native(x, alpha)
+            if native is not None:
+                found.append((spec.name, *native))
+        return found
+
+
+def _numpy_cases(plan: Plan, x: np.ndarray, alpha: float) -> Iterable[Case]:
     def plain() -> Any:
         return np.where(x > 0, x, alpha * (np.exp(x) - 1))
 
@@ -124,7 +229,7 @@ def _numpy_cases(
         lambda: np.copyto(out, x),
     )
     if x.size >= 10**5:
-        fastest = _fastest_framework_elu(x, alpha)
+        fastest = _fastest(plan.natives(x, alpha))
         if fastest is not None:
             name, theirs = fastest
             yield (
@@ -133,187 +238,37 @@ def _numpy_cases(
                 lambda: unielu.elu(x, alpha),
                 theirs,
             )
-    if get_spec("torch").installed():
-        import torch
-
-        t = torch.from_numpy(x)
-        yield (
-            "numpy.torch",
-            "torch F.elu on the same data",
-            lambda: unielu.elu(x, alpha),
-            lambda: torch.nn.functional.elu(t, alpha),
-        )
+    for backend, label, theirs in plan.natives(x, alpha, against_numpy=True):
+        yield f"numpy.{backend}", f"{label} on the same data", lambda: unielu.elu(x, alpha), theirs
 
 
-def _fastest_framework_elu(x: np.ndarray, alpha: float) -> tuple[str, Callable[[], Any]] | None:
-    """The fastest of F.elu, tf.nn.elu and jax.nn.elu (jitted) on x, by a short timing."""
-    contenders: dict[str, Callable[[], Any]] = {}
-    if get_spec("torch").installed():
-        import torch
-
-        t = torch.from_numpy(x)
-        contenders["torch F.elu"] = lambda: torch.nn.functional.elu(t, alpha)
-    if get_spec("tensorflow").installed() and alpha == 1.0:  # tf.nn.elu has no alpha
-        import tensorflow as tf
-
-        tx = tf.constant(x)
-        contenders["tf.nn.elu"] = lambda: tf.nn.elu(tx).numpy()
-    if get_spec("jax").installed():
-        import jax
-        import jax.numpy as jnp
-
-        j = jnp.asarray(x)
-        if j.dtype == x.dtype:
-            native = jax.jit(jax.nn.elu)
-            contenders["jax.nn.elu"] = lambda: native(j, alpha).block_until_ready()
-    if not contenders:
-        return None
+def _fastest(
+    contenders: list[tuple[str, str, Callable[[], Any]]],
+) -> tuple[str, Callable[[], Any]] | None:
+    """The fastest of the frameworks' own ELUs, by a short timing: (label, call)."""
     times = {}
-    for name, func in contenders.items():
+    for _, label, func in contenders:
         func()  # warm up: compilation
         calls = _calls_for(func)
-        times[name] = min(_sample(func, calls) for _ in range(5))
-    best = min(times, key=times.__getitem__)
-    return best, contenders[best]
+        times[label] = (min(_sample(func, calls) for _ in range(5)), func)
+    if not times:
+        return None
+    best = min(times, key=lambda label: times[label][0])
+    return best, times[best][1]
 
 
-def _dask_cases(
-    x: np.ndarray, alpha: float
-) -> Iterable[tuple[str, str, Callable[[], Any], Callable[[], Any]]]:
-    import dask.array as da
-
-    if x.size < 10**4:
-        return
-    d = da.from_array(x, chunks=x.size // 10)
+def _registry_cases(name: str, x: np.ndarray, alpha: float) -> Iterable[Case]:
+    """Without the adapters: unielu on the backend's arrays, made and read back by its
+    module's ``from_numpy`` and ``to_numpy`` (which also waits for a lazy or
+    asynchronous result), against unielu on the NumPy array."""
+    module = get_spec(name).load()
+    a, to_numpy = module.from_numpy(x), module.to_numpy
     yield (
-        "dask.where",
-        "da.where(x > 0, x, alpha*da.expm1(x)), 10 chunks, .compute()",
-        lambda: unielu.elu(d, alpha).compute(),
-        lambda: da.where(d > 0, d, alpha * da.expm1(d)).compute(),
+        f"{name}.unielu-numpy",
+        "unielu on NumPy, same values (ours: + to_numpy)",
+        lambda: to_numpy(unielu.elu(a, alpha)),
+        lambda: unielu.elu(x, alpha),
     )
-
-
-def _torch_cases(
-    x: np.ndarray, alpha: float
-) -> Iterable[tuple[str, str, Callable[[], Any], Callable[[], Any]]]:
-    import torch
-    import torch.nn.functional as F
-
-    t = torch.from_numpy(x)
-    yield "torch.F.elu", "F.elu", lambda: unielu.elu(t, alpha), lambda: F.elu(t, alpha)
-
-
-def _tensorflow_cases(
-    x: np.ndarray, alpha: float
-) -> Iterable[tuple[str, str, Callable[[], Any], Callable[[], Any]]]:
-    import tensorflow as tf
-
-    t = tf.constant(x)
-    if alpha == 1.0:  # tf.nn.elu has no alpha
-        yield (
-            "tensorflow.tf.nn.elu",
-            "tf.nn.elu",
-            lambda: unielu.elu(t, alpha).numpy(),
-            lambda: tf.nn.elu(t).numpy(),
-        )
-        # Steady state of a user's own tf.function (traced and compiled in the warm-up).
-        user = tf.function(lambda v: unielu.elu(v, alpha))
-        native = tf.function(lambda v: tf.nn.elu(v))
-        yield (
-            "tensorflow.in-tf.function",
-            "tf.nn.elu, both in a user's tf.function",
-            lambda: user(t).numpy(),
-            lambda: native(t).numpy(),
-        )
-
-
-def _jax_cases(
-    x: np.ndarray, alpha: float
-) -> Iterable[tuple[str, str, Callable[[], Any], Callable[[], Any]]]:
-    import jax
-    import jax.numpy as jnp
-
-    j = jnp.asarray(x)
-    if j.dtype != x.dtype:  # float64 without x64
-        return
-    native = jax.jit(jax.nn.elu)
-    yield (
-        "jax.jax.nn.elu",
-        "jax.nn.elu (jitted)",
-        lambda: unielu.elu(j, alpha).block_until_ready(),
-        lambda: native(j, alpha).block_until_ready(),
-    )
-
-
-def _distinct_alphas(calls: int) -> Callable[[], list[float]]:
-    """Each call: ``calls`` alpha values never used before (nothing cached can serve them)."""
-    count = iter(range(1, 1 << 30))
-    return lambda: [1.0 + next(count) * 1e-6 for _ in range(calls)]
-
-
-def _tensorflow_workloads(
-    repeats: int,
-) -> Iterable[tuple[str, str, int, Callable[[], Any], Callable[[], Any]]]:
-    import tensorflow as tf
-
-    # 30 calls, each with an alpha never seen before (tf.nn.elu has none: alpha 1).
-    t = tf.constant(_data(200_000, "float32"))
-    fresh = _distinct_alphas(30)
-    yield (
-        "tensorflow.30-alphas",
-        "tf.nn.elu, 30 calls; unielu with 30 new alphas (total)",
-        200_000,
-        lambda: [unielu.elu(t, a) for a in fresh()][-1].numpy(),
-        lambda: [tf.nn.elu(t) for _ in range(30)][-1].numpy(),
-    )
-    # 40 eager calls, each on a shape never seen before, 70,000-110,000 elements.
-    rng = np.random.default_rng(1)
-    sizes = iter(rng.permutation(np.arange(70_000, 110_001))[: 40 * repeats].tolist())
-    batches = [
-        [tf.constant(_data(next(sizes), "float32")) for _ in range(40)] for _ in range(repeats)
-    ]
-    ours, theirs = iter(batches), iter(batches)
-    yield (
-        "tensorflow.40-shapes",
-        "tf.nn.elu, 40 calls on 40 new shapes (total)",
-        110_000,
-        lambda: [unielu.elu(v, 1.0) for v in next(ours)][-1].numpy(),
-        lambda: [tf.nn.elu(v) for v in next(theirs)][-1].numpy(),
-    )
-
-
-def _jax_workloads(
-    repeats: int,
-) -> Iterable[tuple[str, str, int, Callable[[], Any], Callable[[], Any]]]:
-    import jax
-    import jax.numpy as jnp
-
-    j = jnp.asarray(_data(200_000, "float32"))
-    native = jax.jit(jax.nn.elu)
-    fresh, same = _distinct_alphas(30), _distinct_alphas(30)
-    yield (
-        "jax.30-alphas",
-        "jax.nn.elu (jitted), 30 calls with 30 new alphas (total)",
-        200_000,
-        lambda: [unielu.elu(j, a) for a in fresh()][-1].block_until_ready(),
-        lambda: [native(j, a) for a in same()][-1].block_until_ready(),
-    )
-
-
-Workload = Callable[[int], Iterable[tuple[str, str, int, Callable[[], Any], Callable[[], Any]]]]
-
-#: Sequences of calls timed as a whole, once per backend, outside the size grid.
-WORKLOADS: dict[str, Workload] = {"tensorflow": _tensorflow_workloads, "jax": _jax_workloads}
-
-
-#: Backend -> its comparisons against the framework's own ELU, each with a stable id.
-CASES = {
-    "numpy": _numpy_cases,
-    "torch": _torch_cases,
-    "tensorflow": _tensorflow_cases,
-    "jax": _jax_cases,
-    "dask": _dask_cases,
-}
 
 
 def run_timings(
@@ -321,7 +276,9 @@ def run_timings(
     settings: dict[str, Any],
     samples: int,
     progress: Callable[[Iterable[Any]], Iterable[Any]],
+    plan: Plan | None = None,
 ) -> list[Row]:
+    plan = plan or Plan(None)
     grid = [
         (b, n, d, a)
         for b in backends
@@ -331,15 +288,14 @@ def run_timings(
     ]
     rows = []
     for backend, n, dtype, alpha in progress(grid):
-        x = _data(n, dtype)
-        for case, baseline, ours, theirs in CASES[backend](x, alpha):
+        x = data(n, dtype)
+        for case, baseline, ours, theirs in plan.cases(backend, x, alpha):
             a, b, ratio = compare(ours, theirs, samples)
             row = Row(case, backend, baseline, n, dtype, alpha, a * 1e9, b * 1e9, ratio, samples)
             rows.append(row)
     for backend in backends:
         # compare() calls each side samples + 2 times, each call a sequence of fresh inputs.
-        workload = WORKLOADS.get(backend)
-        for case, baseline, n, ours, theirs in workload(samples + 2) if workload else ():
+        for case, baseline, n, ours, theirs in plan.workloads(backend, samples + 2):
             a, b, ratio = compare(ours, theirs, samples)
             row = Row(case, backend, baseline, n, "float32", 1.0, a * 1e9, b * 1e9, ratio, samples)
             rows.append(row)
@@ -348,7 +304,7 @@ def run_timings(
 
 def numpy_peak_memory(n: int = 10**7) -> dict[str, float]:
     """Peak bytes allocated by unielu.elu on n float32 elements, beyond its output."""
-    x = _data(n, "float32")
+    x = data(n, "float32")
     unielu.elu(x[:1000])  # thread pool and imports outside the measurement
     tracemalloc.start()
     tracemalloc.reset_peak()
@@ -426,16 +382,22 @@ def _progress(items: Iterable[Any]) -> Iterable[Any]:
     return bar
 
 
-def measure(full: bool = False, backends: Sequence[str] | None = None) -> dict[str, Any]:
+def measure(
+    full: bool = False, backends: Sequence[str] | None = None, plan: Plan | None = None
+) -> dict[str, Any]:
     """Run the benchmarks; the results as a JSON-ready dict.
 
-    ``backends`` defaults to every installed backend that has a framework ELU
-    to compare against, in the registry's order.
+    ``plan`` says where the cases come from (default: :func:`make_plan`'s).
+    ``backends`` defaults to every installed backend that has cases in it, in
+    the registry's order.
     """
-    known = [spec for spec in registry() if spec.name in CASES]
-    names = list(backends) if backends else [s.name for s in known if s.installed()]
+    if plan is None:
+        plan, note = make_plan()
+        if note:
+            print(note, file=sys.stderr)
+    names = list(backends) if backends else _default_backends(plan)
     settings = FULL if full else QUICK
-    rows = run_timings(names, settings, samples=15 if full else 7, progress=_progress)
+    rows = run_timings(names, settings, samples=15 if full else 7, progress=_progress, plan=plan)
     extras: dict[str, Any] = {"threads": num_threads(), "kernel": numpy_kernel()}
     if "numpy" in names:
         extras["memory"] = numpy_peak_memory(10**7 if full else 10**6)
@@ -449,6 +411,7 @@ def measure(full: bool = False, backends: Sequence[str] | None = None) -> dict[s
         },
         "versions": _versions(names),
         "full": full,
+        "adapters": plan.folder,
         "rows": [asdict(r) for r in rows],
         "extras": extras,
     }
@@ -475,25 +438,81 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+NO_ADAPTERS = (
+    "the comparisons with each framework's own ELU come from the test adapters of "
+    "unielu's source tree (tests/adapters/, in the repository and the sdist; "
+    "--adapters DIR); without them each installed backend is timed against the NumPy "
+    "backend, through its own from_numpy and to_numpy"
+)
+
+
+def make_plan(adapters: str | None = None) -> tuple[Plan, str]:
+    """The plan for ``--adapters``, and a note to print if the adapters are not used.
+
+    ``adapters``: a folder holding ``backends.py`` and ``adapters/`` (an error if
+    they cannot be loaded), ``"none"`` for the registry alone, or None for the
+    source tree's ``tests/`` beside the package where there is one (else, or if
+    it cannot be loaded, the registry alone).
+    """
+    if adapters == "none":
+        return Plan(None), f"unielu bench: --adapters none: {NO_ADAPTERS}"
+    folder = Path(adapters) if adapters else default_adapters()
+    if folder is None:
+        return Plan(None), f"unielu bench: no source tree beside the package: {NO_ADAPTERS}"
+    try:
+        return Plan(load_adapters(folder), folder=str(folder)), ""
+    except ImportError as error:
+        if adapters:
+            raise
+        return Plan(None), f"unielu bench: cannot load {folder}'s adapters ({error}): {NO_ADAPTERS}"
+
+
+def _default_backends(plan: Plan) -> list[str]:
+    """The installed backends that have cases in ``plan`` and can run, in registry order."""
+    names = []
+    for spec in registry():
+        if not (spec.installed() and plan.has_cases(spec.name)):
+            continue
+        if plan.adapters is None and spec.name != "numpy":
+            try:  # the registry alone cannot tell whether a backend is usable: try it
+                module = spec.load()
+                module.to_numpy(unielu.elu(module.from_numpy(np.zeros(2, np.float32))))
+            except Exception as error:  # a broken install must not stop the others' timings
+                print(f"unielu bench: skipped {spec.name}: {error}", file=sys.stderr)
+                continue
+        names.append(spec.name)
+    return names
+
+
 def main(
-    full: bool = False, backends: Sequence[str] | None = None, json_path: str | None = None
+    full: bool = False,
+    backends: Sequence[str] | None = None,
+    json_path: str | None = None,
+    adapters: str | None = None,
 ) -> int:
     """``unielu bench``: time unielu against each framework's own ELU, side by side."""
-    comparable = [spec.name for spec in registry() if spec.name in CASES]
-    skipped = [b for b in backends or [] if b not in comparable]
+    try:
+        plan, note = make_plan(adapters)
+    except ImportError as error:
+        print(f"unielu bench: error: --adapters {adapters}: {error}", file=sys.stderr)
+        return 2
+    if note:
+        print(note, file=sys.stderr)
+    skipped = [b for b in backends or [] if not plan.has_cases(b)]
     if skipped:
         print(
-            f"no benchmark for {', '.join(skipped)}: it has no own ELU to compare against",
+            f"no benchmark for {', '.join(skipped)}: no own ELU to compare against "
+            "(its test adapter has no bench_cases)",
             file=sys.stderr,
         )
-    chosen = [b for b in backends or [] if b in comparable]
+    chosen = [b for b in backends or [] if b not in skipped]
     missing = [b for b in chosen if not get_spec(b).installed()]
     if missing:
         print(f"unielu bench: error: not installed: {', '.join(missing)}", file=sys.stderr)
         return 2
     if backends and not chosen:
         return 2
-    results = measure(full, chosen or None)
+    results = measure(full, chosen or None, plan)
     print(report(results))
     if json_path:
         with open(json_path, "w") as f:
@@ -504,6 +523,7 @@ def main(
 
 def _versions(backends: Sequence[str]) -> dict[str, str]:
     out = {"unielu": unielu.__version__}
-    for name in backends:  # all imported by now; distributions differ (tensorflow-cpu)
-        out[name] = getattr(sys.modules.get(name), "__version__", "?")
+    for name in backends:  # imported by now; a distribution may have another name
+        module = sys.modules.get(get_spec(name).framework)
+        out[name] = getattr(module, "__version__", "?")
     return out

@@ -248,6 +248,13 @@ def _parser() -> argparse.ArgumentParser:
         help="benchmark only these (repeatable)",
     )
     p_bench.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p_bench.add_argument(
+        "--adapters",
+        metavar="DIR",
+        help="the test adapters' folder, where the comparisons with each framework's own ELU "
+        "are (default: tests/ of the source tree holding unielu, if any); 'none': time each "
+        "backend against the NumPy backend through the registry alone",
+    )
     return parser
 
 
@@ -262,7 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return plot(args.alpha or [1.0], _check_range(args.range), args.output, args.backend)
         from unielu.bench import main as bench
 
-        return bench(full=args.full, backends=args.backend, json_path=args.json)
+        return bench(
+            full=args.full, backends=args.backend, json_path=args.json, adapters=args.adapters
+        )
     except UsageError as error:
         print(f"unielu {args.command}: error: {error}", file=sys.stderr)
         return 2

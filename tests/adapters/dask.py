@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from backends import Adapter, _float64
 from reference import numpy_dtype
+
+import unielu
+
+if TYPE_CHECKING:
+    from unielu.bench import Case
 
 
 class DaskAdapter(Adapter):
@@ -45,6 +50,18 @@ class DaskAdapter(Adapter):
     def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
         x = self.da.from_array(values, chunks=2)
         return {"same chunks": (x, lambda y: y.chunks == x.chunks)}
+
+    def bench_cases(self, x: np.ndarray, alpha: float) -> Iterable[Case]:
+        da = self.da
+        if x.size < 10**4:
+            return
+        d = da.from_array(x, chunks=x.size // 10)
+        yield (
+            "dask.where",
+            "da.where(x > 0, x, alpha*da.expm1(x)), 10 chunks, .compute()",
+            lambda: unielu.elu(d, alpha).compute(),
+            lambda: da.where(d > 0, d, alpha * da.expm1(d)).compute(),
+        )
 
 
 ADAPTER = DaskAdapter

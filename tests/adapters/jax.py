@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from backends import FLOATS, INTS, Adapter
 from reference import numpy_dtype
 
 import unielu
+
+if TYPE_CHECKING:
+    from unielu.bench import Case, Workload
 
 
 class JAXAdapter(Adapter):
@@ -63,6 +66,39 @@ class JAXAdapter(Adapter):
 
     def native_elu(self, x: Any, alpha: float) -> Any:
         return self.jax.nn.elu(x, alpha)
+
+    def bench_cases(self, x: np.ndarray, alpha: float) -> Iterable[Case]:
+        j = self.jnp.asarray(x)
+        if j.dtype != x.dtype:  # float64 without x64
+            return
+        native = self.jax.jit(self.jax.nn.elu)
+        yield (
+            "jax.jax.nn.elu",
+            "jax.nn.elu (jitted)",
+            lambda: unielu.elu(j, alpha).block_until_ready(),
+            lambda: native(j, alpha).block_until_ready(),
+        )
+
+    def bench_workloads(self, repeats: int) -> Iterable[Workload]:
+        from unielu.bench import data, distinct_alphas
+
+        j = self.jnp.asarray(data(200_000, "float32"))
+        native = self.jax.jit(self.jax.nn.elu)
+        fresh, same = distinct_alphas(30), distinct_alphas(30)
+        yield (
+            "jax.30-alphas",
+            "jax.nn.elu (jitted), 30 calls with 30 new alphas (total)",
+            200_000,
+            lambda: [unielu.elu(j, a) for a in fresh()][-1].block_until_ready(),
+            lambda: [native(j, a) for a in same()][-1].block_until_ready(),
+        )
+
+    def bench_native(self, x: np.ndarray, alpha: float) -> tuple[str, Callable[[], Any]] | None:
+        j = self.jnp.asarray(x)
+        if j.dtype != x.dtype:  # float64 without x64
+            return None
+        native = self.jax.jit(self.jax.nn.elu)
+        return "jax.nn.elu", lambda: native(j, alpha).block_until_ready()
 
     def gradients(self, x: Any, alpha: float) -> dict[str, tuple[Any, Any]]:
         jax = self.jax

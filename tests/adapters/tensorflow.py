@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from backends import Adapter
 
 import unielu
+
+if TYPE_CHECKING:
+    from unielu.bench import Case, Workload
 
 
 class TensorFlowAdapter(Adapter):
@@ -88,6 +91,63 @@ class TensorFlowAdapter(Adapter):
         if alpha == 1.0:  # tf.nn.elu itself (the product below would flush subnormals)
             return self.tf.nn.elu(x)
         return self.tf.where(x > 0, x, alpha * self.tf.nn.elu(x))
+
+    def bench_cases(self, x: np.ndarray, alpha: float) -> Iterable[Case]:
+        tf = self.tf
+        if alpha != 1.0:  # tf.nn.elu has no alpha
+            return
+        t = tf.constant(x)
+        yield (
+            "tensorflow.tf.nn.elu",
+            "tf.nn.elu",
+            lambda: unielu.elu(t, alpha).numpy(),
+            lambda: tf.nn.elu(t).numpy(),
+        )
+        # Steady state of a user's own tf.function (traced and compiled in the warm-up).
+        user = tf.function(lambda v: unielu.elu(v, alpha))
+        native = tf.function(lambda v: tf.nn.elu(v))
+        yield (
+            "tensorflow.in-tf.function",
+            "tf.nn.elu, both in a user's tf.function",
+            lambda: user(t).numpy(),
+            lambda: native(t).numpy(),
+        )
+
+    def bench_workloads(self, repeats: int) -> Iterable[Workload]:
+        from unielu.bench import data, distinct_alphas
+
+        tf = self.tf
+        # 30 calls, each with an alpha never seen before (tf.nn.elu has none: alpha 1).
+        t = tf.constant(data(200_000, "float32"))
+        fresh = distinct_alphas(30)
+        yield (
+            "tensorflow.30-alphas",
+            "tf.nn.elu, 30 calls; unielu with 30 new alphas (total)",
+            200_000,
+            lambda: [unielu.elu(t, a) for a in fresh()][-1].numpy(),
+            lambda: [tf.nn.elu(t) for _ in range(30)][-1].numpy(),
+        )
+        # 40 eager calls, each on a shape never seen before, 70,000-110,000 elements.
+        rng = np.random.default_rng(1)
+        sizes = iter(rng.permutation(np.arange(70_000, 110_001))[: 40 * repeats].tolist())
+        batches = [
+            [tf.constant(data(next(sizes), "float32")) for _ in range(40)] for _ in range(repeats)
+        ]
+        ours, theirs = iter(batches), iter(batches)
+        yield (
+            "tensorflow.40-shapes",
+            "tf.nn.elu, 40 calls on 40 new shapes (total)",
+            110_000,
+            lambda: [unielu.elu(v, 1.0) for v in next(ours)][-1].numpy(),
+            lambda: [tf.nn.elu(v) for v in next(theirs)][-1].numpy(),
+        )
+
+    def bench_native(self, x: np.ndarray, alpha: float) -> tuple[str, Callable[[], Any]] | None:
+        tf = self.tf
+        if alpha != 1.0:  # tf.nn.elu has no alpha
+            return None
+        t = tf.constant(x)
+        return "tf.nn.elu", lambda: tf.nn.elu(t).numpy()
 
     def past_host_path(self, func: Callable[..., Any], v: Any, alpha: float) -> Any:
         """func on v tiled beyond the size the NumPy path takes, cut back to v's size."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from backends import Adapter
 
 import unielu
+
+if TYPE_CHECKING:
+    from unielu.bench import Case
 
 
 class TorchAdapter(Adapter):
@@ -16,6 +19,7 @@ class TorchAdapter(Adapter):
     native = True
     title, native_name = "PyTorch", "F.elu"
     default_float = "float32"  # torch.get_default_dtype()
+    bench_against_numpy = True  # the NumPy kernel's yardstick on the CPU (issue 14)
 
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)
@@ -83,6 +87,14 @@ class TorchAdapter(Adapter):
 
     def native_elu(self, x: Any, alpha: float) -> Any:
         return self.torch.nn.functional.elu(x, alpha)
+
+    def bench_cases(self, x: np.ndarray, alpha: float) -> Iterable[Case]:
+        t, F = self.torch.from_numpy(x), self.torch.nn.functional
+        yield "torch.F.elu", "F.elu", lambda: unielu.elu(t, alpha), lambda: F.elu(t, alpha)
+
+    def bench_native(self, x: np.ndarray, alpha: float) -> tuple[str, Callable[[], Any]]:
+        t, F = self.torch.from_numpy(x), self.torch.nn.functional
+        return "torch F.elu", lambda: F.elu(t, alpha)
 
     def gradients(self, x: Any, alpha: float) -> dict[str, tuple[Any, Any]]:
         torch = self.torch

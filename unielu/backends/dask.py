@@ -87,7 +87,10 @@ def devices() -> list[str]:
 
 
 def from_numpy(a: Any) -> da.Array:
-    return da.from_array(a, chunks=4)
+    # About four blocks per axis: chunked as a user's array is, with a task graph
+    # that stays small at any size (unielu plot's grid, unielu bench's arrays).
+    a = np.asarray(a)
+    return da.from_array(a, chunks=tuple(max(1, -(-n // 4)) for n in a.shape))
 
 
 def to_numpy(y: da.Array) -> Any:
