@@ -111,6 +111,12 @@ class Adapter:
         """Inputs of this framework that must raise TypeError (complex, non-numeric)."""
         return {}
 
+    def float8(self, values: np.ndarray, kind: str) -> Any:
+        """``values`` (float32) as the framework's float8 dtype named ``kind`` as in
+        ml_dtypes, or None where the framework has no float8 arrays; AttributeError or
+        TypeError where it lacks that one."""
+        return None
+
     def as_strided(self, base: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
         """A view of 1-d ``base`` with strides in elements, or None without as_strided."""
         return None

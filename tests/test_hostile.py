@@ -423,24 +423,6 @@ def run_isolated(code: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.mark.only("torch", reason="PyTorch storages can be resized")
-@pytest.mark.parametrize("name", ["x", "alpha", "out"])
-def test_torch_freed_storage_is_refused(backend, name):
-    result = run_isolated(f"""
-        import torch, unielu
-        x, alpha, out = torch.randn(8), torch.ones(8), torch.empty(8)
-        {name}.untyped_storage().resize_(0)
-        for func in (unielu.elu, unielu.elu_derivative):
-            try:
-                func(x, alpha, out=out) if {name!r} == "out" else func(x, alpha)
-            except ValueError as error:
-                assert "'{name}'" in str(error) and "storage" in str(error), error
-            else:
-                raise SystemExit("accepted")
-        """)
-    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-2000:]}"
-
-
 @pytest.mark.parametrize("func", FUNCS)
 def test_alpha_beyond_the_compute_dtype_is_refused(backend, func):
     for dtype in backend.dtypes:
@@ -514,13 +496,11 @@ def test_float16_overflow_with_large_alpha_does_not_warn(backend):
 
 
 def test_float8_inputs_are_refused_by_name(backend):
-    import ml_dtypes
-
     kinds = ["float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz"]
     made = []
     for kind in kinds:
         try:
-            made.append(_float8(backend, kind, ml_dtypes))
+            made.append(backend.float8(np.array([1.0, -1.0], np.float32), kind))
         except (AttributeError, TypeError):
             continue  # the framework has no such dtype
     made = [m for m in made if m is not None]
@@ -529,24 +509,6 @@ def test_float8_inputs_are_refused_by_name(backend):
     for x in made:
         with pytest.raises(TypeError, match=r"argument 'x' has unsupported dtype.*float8"):
             backend.to_numpy(unielu.elu(x))
-
-
-def _float8(backend: Any, kind: str, ml_dtypes: Any) -> Any:
-    values = np.array([1.0, -1.0], np.float32)
-    if backend.name in ("numpy", "dask"):
-        a = values.astype(getattr(ml_dtypes, kind))
-        return a if backend.name == "numpy" else backend.da.from_array(a)
-    if backend.name == "torch":
-        return backend.torch.from_numpy(values).to(getattr(backend.torch, kind))
-    if backend.name == "jax":
-        import jax.numpy as jnp
-
-        return jnp.asarray(values).astype(getattr(jnp, kind))
-    if backend.name == "tensorflow":
-        import tensorflow as tf
-
-        return tf.cast(tf.constant(values), getattr(tf.dtypes, kind))
-    return None
 
 
 @pytest.mark.only("numpy", reason="a list goes to NumPy")
@@ -626,52 +588,3 @@ def test_numpy_out_whose_elements_share_memory_is_refused(backend):
     out = np.lib.stride_tricks.as_strided(np.zeros(1), (3,), (0,))
     with pytest.raises(ValueError, match=r"argument 'out' has elements that share memory"):
         unielu.elu(np.array([-1.0, 0, 2]), out=out)
-
-
-@pytest.mark.only("jax", reason="jax.Array.delete")
-@pytest.mark.parametrize("name", ["x", "alpha"])
-def test_jax_deleted_array_is_refused(backend, name):
-    import jax.numpy as jnp
-
-    x, alpha = jnp.ones(3), jnp.ones(3)
-    (x if name == "x" else alpha).delete()
-    for func in FUNCS:
-        with pytest.raises(ValueError, match=rf"argument '{name}' is a deleted jax.Array"):
-            getattr(unielu, func)(x, alpha)
-
-
-@pytest.mark.only("tensorflow", reason="tf.function input signatures")
-def test_tf_unknown_rank_alpha_that_does_not_broadcast_is_refused(backend):
-    import tensorflow as tf
-
-    f = tf.function(lambda v: unielu.elu(v, tf.ones((2, 3))), input_signature=[tf.TensorSpec(None)])
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"elu\(\) argument .{0,2}alpha"):
-        f(tf.ones(3))
-    assert f(tf.ones((4, 2, 3))).shape == (4, 2, 3)
-    known = tf.function(lambda v: unielu.elu(v, tf.ones((2, 3))))
-    with pytest.raises(ValueError, match=r"argument 'alpha'"):
-        known.get_concrete_function(tf.TensorSpec([None]))
-
-
-@pytest.mark.only("tensorflow", reason="TensorFlow's constant cache")
-def test_tf_zero_d_sign_of_zero_does_not_depend_on_earlier_calls(backend):
-    import tensorflow as tf
-
-    assert not np.signbit(unielu.elu(tf.constant(np.array(0.0))).numpy())
-    assert np.signbit(unielu.elu(tf.constant(np.array(-0.0))).numpy())
-
-
-@pytest.mark.only("tensorflow", reason="GradientTape")
-@pytest.mark.parametrize("array_alpha", [False, True])
-def test_tf_rank_nine_under_a_tape(backend, array_alpha):
-    import tensorflow as tf
-
-    x = tf.reshape(tf.constant([-1.0, 2.0]), [2] + [1] * 8)
-    alpha = tf.constant([1.5]) if array_alpha else 1.5
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = unielu.elu(x, alpha)
-    g = tape.gradient(y, x)
-    assert y.shape == x.shape == g.shape
-    np.testing.assert_allclose(tf.reshape(y, [-1]), [1.5 * math.expm1(-1), 2.0], rtol=1e-6)
-    np.testing.assert_allclose(tf.reshape(g, [-1]), [1.5 * math.exp(-1), 1.0], rtol=1e-6)

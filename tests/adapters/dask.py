@@ -26,6 +26,11 @@ class DaskAdapter(Adapter):
 
         self.dask, self.da = dask, da
 
+    def float8(self, values: np.ndarray, kind: str) -> Any:
+        import ml_dtypes
+
+        return self.da.from_array(values.astype(getattr(ml_dtypes, kind)))
+
     def asarray(self, values: Any, dtype: str) -> Any:
         a = np.asarray(values).astype(numpy_dtype(dtype))
         return self.da.from_array(a, chunks=max(1, a.shape[0] // 3) if a.ndim else ())

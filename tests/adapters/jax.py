@@ -31,6 +31,9 @@ class JAXAdapter(Adapter):
         self.default_float = "float64" if x64 else "float32"
         self.int_dtypes = INTS if x64 else tuple(d for d in INTS if d != "int64")
 
+    def float8(self, values: np.ndarray, kind: str) -> Any:
+        return self.jnp.asarray(values).astype(getattr(self.jnp, kind))
+
     def asarray(self, values: Any, dtype: str) -> Any:
         return self.jnp.asarray(np.asarray(values).astype(numpy_dtype(dtype)))
 

@@ -14,6 +14,11 @@ class NumPyAdapter(Adapter):
     name = framework = "numpy"
     same_as_numpy = True
 
+    def float8(self, values: np.ndarray, kind: str) -> Any:
+        import ml_dtypes
+
+        return values.astype(getattr(ml_dtypes, kind))
+
     def asarray(self, values: Any, dtype: str) -> Any:
         return np.asarray(values).astype(numpy_dtype(dtype))
 

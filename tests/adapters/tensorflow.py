@@ -40,6 +40,9 @@ class TensorFlowAdapter(Adapter):
         # Mixed shapes retrace tf.functions; its warnings would bury the soak's report.
         self.tf.get_logger().setLevel("ERROR")
 
+    def float8(self, values: np.ndarray, kind: str) -> Any:
+        return self.tf.cast(self.tf.constant(values), getattr(self.tf.dtypes, kind))
+
     def asarray(self, values: Any, dtype: str) -> Any:
         tf = self.tf
         a = np.asarray(values)

@@ -28,6 +28,9 @@ class TorchAdapter(Adapter):
         self.torch = torch
         self.device = options.get("device") or "cpu"
 
+    def float8(self, values: np.ndarray, kind: str) -> Any:
+        return self.torch.from_numpy(values).to(getattr(self.torch, kind))
+
     def asarray(self, values: Any, dtype: str) -> Any:
         torch = self.torch
         a = np.asarray(values)
