@@ -279,9 +279,7 @@ def fuzz(session: nox.Session) -> None:
         minutes = float(args[i + 1])
         del args[i : i + 2]
     specs = [spec for spec in REGISTRY if not spec.needs_gpu or _cuda_device()]
-    for spec in specs:  # as in bench: local CPU builds
-        for requirement in spec.test_requirements:
-            session.install(*_requirement(requirement))
+    _install_backends(session, specs)
     session.install("-e", ".[test]")
     runs = [(spec.name, env) for spec in specs for env in spec.test_env]
     seconds = f"{minutes * 60 / len(runs):.0f}"
