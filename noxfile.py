@@ -8,6 +8,7 @@ imported the run fails.
 
 from __future__ import annotations
 
+import functools
 import glob
 import importlib.util
 import os
@@ -21,64 +22,54 @@ from typing import Any
 
 import nox
 
+nox.needs_version = ">=2024.4"  # the floor in pyproject.toml's dev extra
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = False
-# "tests" is its newest-release sessions (DEFAULT_TESTS), not the oldest ones.
-nox.options.sessions = ["tests", "package", "lint", "typecheck", "docs"]
 
+ROOT = os.path.dirname(os.path.abspath(__file__))
 MAIN = "3.11"
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
-
-def _available_pythons() -> list[str]:
-    """The interpreters of PYTHONS this machine has (pyenv or PATH)."""
-    found = []
-    for version in PYTHONS:
-        if shutil.which(f"python{version}"):
-            found.append(version)
-            continue
-        try:
-            subprocess.run(["pyenv", "prefix", version], capture_output=True, check=True)
-            found.append(version)
-        except (OSError, subprocess.CalledProcessError):
-            pass
-    return found or [MAIN]
+# -- This machine ---------------------------------------------------------------------
+# All the probing of the machine is here, and only what the sessions need:
+# - pyenv's interpreters go on PATH, so that nox finds python3.X wherever pyenv
+#   installed it; the NumPy sessions run on those of PYTHONS found (MAIN if none);
+# - a local CPU build of a framework (a NAME-*+cpu wheel in pip's find-links, from
+#   PIP_FIND_LINKS or pip's config) is pinned where the index would give a CUDA build
+#   of several GB, as a plain torch does on a machine without a GPU;
+# - CuPy's session runs only where nvidia-smi finds a CUDA device.
 
 
-def _pyenv_path() -> None:
-    # Put every pyenv interpreter on PATH so that nox finds python3.X.
+def _pyenv_bins() -> list[str]:
     try:
         out = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
-        return
-    bins = sorted(glob.glob(os.path.join(out.stdout.strip(), "versions", "3.*", "bin")))
-    os.environ["PATH"] = os.pathsep.join([*bins, os.environ.get("PATH", "")])
+        return []
+    return sorted(glob.glob(os.path.join(out.stdout.strip(), "versions", "3.*", "bin")))
 
 
-_pyenv_path()
+os.environ["PATH"] = os.pathsep.join([*_pyenv_bins(), os.environ.get("PATH", "")])
+PYTHONS_HERE = [version for version in PYTHONS if shutil.which(f"python{version}")] or [MAIN]
 
 
-def _load_registry() -> Any:
-    """unielu's registry of backends, read without importing unielu (or NumPy)."""
-    path = os.path.join(os.path.dirname(__file__), "unielu", "_registry.py")
-    spec = importlib.util.spec_from_file_location("_unielu_registry", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses looks its module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-_REGISTRY_MODULE = _load_registry()
-REGISTRY = _REGISTRY_MODULE.registry()
+@functools.cache
+def _find_links() -> tuple[str, ...]:
+    """The folders pip takes wheels from: PIP_FIND_LINKS and find-links in pip's config."""
+    try:
+        config = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True
+        ).stdout
+    except OSError:
+        config = ""
+    links = [os.environ.get("PIP_FIND_LINKS", ""), *re.findall(r"find-links='([^']*)'", config)]
+    return tuple(" ".join(links).split())
 
 
 def _requirement(requirement: str) -> list[str]:
     """pip arguments for a requirement: a local CPU build where this machine has one.
 
-    A plain ``torch`` on a machine without a GPU pulls a CUDA build of several
-    GB; a ``NAME-*+cpu`` wheel in pip's find-links is pinned instead, so that
-    pip takes it. ``UNIELU_<NAME>`` (pip arguments) overrides one, e.g.
+    A ``NAME-*+cpu`` wheel for the sessions' Python in pip's find-links is pinned,
+    so that pip takes it. ``UNIELU_<NAME>`` (pip arguments) overrides one, e.g.
     ``UNIELU_TORCH`` torch's and ``UNIELU_CUPY`` that of cupy-cuda12x.
     """
     name = re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0]
@@ -86,16 +77,8 @@ def _requirement(requirement: str) -> list[str]:
     override = os.environ.get(f"UNIELU_{name.split('-')[0].upper()}")
     if override:
         return shlex.split(override)
-    links = os.environ.get("PIP_FIND_LINKS", "")
-    try:
-        config = subprocess.run(
-            [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True
-        ).stdout
-        links += " " + " ".join(re.findall(r"find-links='([^']*)'", config))
-    except OSError:
-        pass
     tag = "cp" + MAIN.replace(".", "")  # the sessions' interpreter
-    for folder in links.split():
+    for folder in _find_links():
         for wheel in sorted(glob.glob(os.path.join(folder, f"{name}-*+cpu-{tag}-*.whl"))):
             return [f"{name}=={os.path.basename(wheel).split('-')[1]}"]
     return [requirement]
@@ -108,15 +91,28 @@ def _cuda_device() -> bool:
         return False
 
 
-#: Tests that need no framework (dispatch, registry, command line): NumPy sessions only.
-FRAMEWORK_FREE = ("tests/test_cli.py", "tests/test_dispatch.py", "tests/test_registry.py")
+# -- The registry of backends -------------------------------------------------------------
+
+
+def _load_registry() -> Any:
+    """unielu's registry of backends, read without importing unielu (or NumPy)."""
+    path = os.path.join(ROOT, "unielu", "_registry.py")
+    spec = importlib.util.spec_from_file_location("_unielu_registry", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+_REGISTRY_MODULE = _load_registry()
+REGISTRY = _REGISTRY_MODULE.registry()
 
 
 def _floors(requirements: list[str]) -> list[str]:
     """Each requirement pinned at its floor: ``jax>=0.4.35`` gives ``jax==0.4.35``.
 
-    unielu's own dependencies (``pyproject.toml``) come first, then the
-    backend's test requirements; one without a floor is left as it is.
+    One without a floor is left as it is.
     """
     pins = []
     for requirement in requirements:
@@ -127,10 +123,34 @@ def _floors(requirements: list[str]) -> list[str]:
 
 def _dependencies() -> list[str]:
     """unielu's own dependencies, from pyproject.toml (no tomllib in Python 3.10)."""
-    with open(os.path.join(os.path.dirname(__file__), "pyproject.toml"), encoding="utf-8") as file:
+    with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as file:
         found = re.search(r"^dependencies = \[(.*?)\]", file.read(), re.MULTILINE | re.DOTALL)
     assert found, "pyproject.toml has no dependencies = [...]"
     return re.findall(r'"([^"]+)"', found.group(1))
+
+
+def _install_backends(session: nox.Session, specs: list[Any], oldest: bool = False) -> list[str]:
+    """Installs the backends' test requirements (their SPEC's) and returns the pip
+    arguments that hold them for what is installed next.
+
+    One pip call per requirement, through :func:`_requirement`, so that a local
+    CPU build is taken. ``oldest`` installs the floors instead (each ``>=`` bound,
+    and for NumPy those of unielu's own dependencies), held as pip constraints.
+    """
+    requirements = [r for spec in specs for r in spec.test_requirements]
+    constraints: list[str] = []
+    if oldest:
+        numpy = any(spec.name == "numpy" for spec in specs)
+        requirements = _floors([*(_dependencies() if numpy else []), *requirements])
+        path = os.path.join(session.create_tmp(), "floors.txt")
+        # Constraints take no extras; a local CPU build (torch 2.13.0) stands in for its floor.
+        pinned = [r for r in requirements if "==" in r and _requirement(r) == [r]]
+        with open(path, "w") as file:
+            file.writelines(re.sub(r"\[[^\]]*\]", "", r) + "\n" for r in pinned)
+        constraints = ["--constraint", path]
+    for requirement in requirements:
+        session.install(*constraints, *_requirement(requirement))
+    return constraints
 
 
 def _test_params() -> list[Any]:
@@ -139,8 +159,7 @@ def _test_params() -> list[Any]:
     # oldest Python (NumPy 1.24 has no wheels for 3.12 and newer).
     params = []
     for backend in REGISTRY:
-        pythons = _available_pythons() if backend.name == "numpy" else [MAIN]
-        for python in pythons:
+        for python in PYTHONS_HERE if backend.name == "numpy" else [MAIN]:
             label = backend.name if python == MAIN else f"{backend.name}-{python}"
             params.append(nox.param(python, backend.name, False, id=label))
     for backend in REGISTRY:
@@ -151,10 +170,13 @@ def _test_params() -> list[Any]:
     return params
 
 
+TEST_PARAMS = _test_params()
 #: The default run: the newest releases. The oldest sessions are run by name
 #: (``nox -s "tests(jax, oldest)"``, or all with ``nox -k oldest``).
-DEFAULT_TESTS = [f"tests({p.id})" for p in _test_params() if not p.args[2]]
-nox.options.sessions = [*DEFAULT_TESTS, *(name for name in nox.options.sessions if name != "tests")]
+nox.options.sessions = [
+    *(f"tests({p.id})" for p in TEST_PARAMS if not p.args[2]),
+    *("package", "lint", "typecheck", "docs"),
+]
 
 
 @nox.session
@@ -173,26 +195,14 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
         session.skip(
             f"no CUDA device on this machine (nvidia-smi finds none): {backend} cannot run"
         )
-    requirements = list(spec.test_requirements)
-    constraints: list[str] = []
-    if oldest:
-        requirements = _floors(([*_dependencies()] if backend == "numpy" else []) + requirements)
-        path = os.path.join(session.create_tmp(), "floors.txt")
-        # Constraints take no extras; a local CPU build (torch 2.13.0) stands in for its floor.
-        pinned = [r for r in requirements if "==" in r and _requirement(r) == [r]]
-        with open(path, "w") as file:
-            file.writelines(re.sub(r"\[[^\]]*\]", "", r) + "\n" for r in pinned)
-        constraints = ["--constraint", path]
-    for requirement in requirements:  # one at a time: local CPU builds are taken
-        pip_args = _requirement(requirement)
-        session.install(*constraints, *pip_args)
+    constraints = _install_backends(session, [spec], oldest=oldest)
     session.install(*constraints, "-e", ".[test,plot]")
     if oldest:
         session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
-    if backend == "numpy":
+    if backend == "numpy":  # all the tests, the framework-free modules among them
         extra = ["--doctest-modules", "unielu/__init__.py"]
-    else:  # the framework-free tests run in the NumPy sessions
-        extra = [f"--ignore={path}" for path in FRAMEWORK_FREE]
+    else:  # the framework_free marker (pyproject.toml): those run in the NumPy sessions
+        extra = ["-m", "not framework_free"]
     for env in spec.test_env:
         session.run(
             "python", "-m", "pytest", "tests", f"--backend={backend}", "-p", "no:cacheprovider",
@@ -247,11 +257,9 @@ def soak(session: nox.Session) -> None:
     """Threads calling unielu on every installed framework for a while (default 60 s).
 
     Every result is checked against the NumPy backend and RSS is reported; fails
-    on any error. ``nox -s soak -- --seconds 600 --threads 16``.
+    on any error. ``nox -s soak -- --seconds 600 --threads 16 --backends numpy,jax``.
     """
-    for spec in REGISTRY:  # as in bench: local CPU builds
-        for requirement in spec.test_requirements if not spec.needs_gpu else ():
-            session.install(*_requirement(requirement))
+    _install_backends(session, [spec for spec in REGISTRY if not spec.needs_gpu])
     session.install("-e", ".[test,bench]")
     session.run("python", "benchmarks/soak.py", *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "2"})
 
@@ -271,9 +279,7 @@ def fuzz(session: nox.Session) -> None:
         minutes = float(args[i + 1])
         del args[i : i + 2]
     specs = [spec for spec in REGISTRY if not spec.needs_gpu or _cuda_device()]
-    for spec in specs:  # as in bench: local CPU builds
-        for requirement in spec.test_requirements:
-            session.install(*_requirement(requirement))
+    _install_backends(session, specs)
     session.install("-e", ".[test]")
     runs = [(spec.name, env) for spec in specs for env in spec.test_env]
     seconds = f"{minutes * 60 / len(runs):.0f}"
@@ -287,10 +293,11 @@ def fuzz(session: nox.Session) -> None:
 
 @nox.session(python=MAIN)
 def lint(session: nox.Session) -> None:
-    """ruff: lint and format check."""
-    session.install("ruff")
+    """ruff: lint and format check; the tables generated from the registry up to date."""
+    session.install("ruff", *_dependencies())  # unielu._tables runs from the checkout
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("python", "-m", "unielu._tables", "--check")
 
 
 @nox.session(python=MAIN)
@@ -314,8 +321,6 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The benchmark suite: prints the table, writes benchmarks/results.json and
     benchmarks/differences.json (which the docs render). About 5 minutes."""
-    for spec in REGISTRY:  # each framework, one at a time so that local CPU builds are taken
-        for requirement in spec.test_requirements if not spec.needs_gpu else ():
-            session.install(*_requirement(requirement))
+    _install_backends(session, [spec for spec in REGISTRY if not spec.needs_gpu])
     session.install("-e", ".[test,bench]")
     session.run("python", "benchmarks/run.py", env={"TF_CPP_MIN_LOG_LEVEL": "2"})

@@ -23,6 +23,10 @@ from backends import ADAPTERS
 
 from unielu._registry import get_spec, registry
 
+# The programs the distributed tests launch, each importing its framework at the top:
+# not test modules, and --doctest-modules (the NumPy sessions) must not import them.
+collect_ignore = ["at_scale"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

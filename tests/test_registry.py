@@ -186,12 +186,6 @@ def test_bench_without_adapters_names_no_framework_case():
     assert [c[0] for c in bench._registry_cases("numpy", x, 1.0)] == ["numpy.unielu-numpy"]
 
 
-#: Python files outside the framework's own places that import one today, each
-#: with the issue that removes it; the list must shrink to nothing, never grow.
-IMPORTS_A_FRAMEWORK_ALLOWED = {
-    # Not done yet in issue 15: its framework code still has to move.
-    "tests/test_models.py",  # Keras/TensorFlow and Flax model lines, to framework-named files
-}
 FRAMEWORK_IMPORT = re.compile(
     r"^\s*(import|from) (torch|tensorflow|jax|cupy|dask|keras|flax)\b", re.MULTILINE
 )
@@ -217,7 +211,7 @@ def test_only_the_framework_places_import_a_framework():
     ]  # the checkout's or the sdist's files alike (no git in the sdist)
     importing = {f for f in files if FRAMEWORK_IMPORT.search((ROOT / f).read_text())}
     outside = {f for f in importing if not _framework_place(f)}
-    assert outside == IMPORTS_A_FRAMEWORK_ALLOWED
+    assert outside == set(), "a framework imported outside its places: move the code"
 
 
 def test_the_generated_tables_are_up_to_date():

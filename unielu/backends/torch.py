@@ -77,7 +77,7 @@ SPEC = {
     # Dynamo cannot trace the import of this module: a first call inside
     # torch.compile(fullgraph=True) would break the graph.
     "load_early": True,
-    # onnx*: the ONNX export test of the layer (tests/test_models.py)
+    # onnx*: the ONNX export test of the layer (tests/test_torch_models.py)
     "test_requirements": ["torch>=2.6", "onnx", "onnxscript", "onnxruntime"],
 }
 
