@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import time
 
 import pytest
 from at_scale import run
@@ -29,7 +30,7 @@ def _script(tmp_path, seconds: float, then: str = ""):
     return path
 
 
-def _gone(pid: int) -> bool:
+def _dead(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -39,6 +40,17 @@ def _gone(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def _gone(pid: int, wait: float = 10.0) -> bool:
+    """Whether ``pid`` is dead within ``wait`` seconds: a SIGKILL is delivered when
+    the process is next scheduled, which on a loaded machine is not at once."""
+    deadline = time.monotonic() + wait
+    while not _dead(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_a_hang_is_killed_with_its_children(backend, tmp_path):
