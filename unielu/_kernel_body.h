@@ -154,7 +154,8 @@ static void FN(derivative32)(double *RESTRICT buf, const double *RESTRICT alpha,
  * double, no conversions), carrying the low-order parts that one rounding
  * would lose:
  *   r + c = x - k*ln2        (c: the rounding error of r, by Fast2Sum)
- *   p + pl = expm1(r + c)    (r*r/2 exact by splitting r; Taylor to degree 8)
+ *   p + pl = expm1(r + c)    (r + r*r/2 by Fast2Sum, then r**3 times a
+ *                             degree-4 minimax polynomial)
  *   e + el = 2**k * (p + pl) + (2**k - 1)   (both steps by Fast2Sum)
  * and alpha * (e + el) by the exact product of 12-bit halves (split with a
  * mask of the significand bits), so that the result is rounded once, up to
@@ -173,15 +174,13 @@ static void FN(elu32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_int
         float lo = kf * LN2_LOF;
         float r = hi - lo;
         float c = (hi - r) - lo;
-        float rh = split12(r), rl = r - rh;
-        float h2 = rh * (0.5f * rh);                /* exact: 12-bit halves */
-        float q = 1.0f / 40320.0f;
-        q = q * r + 1.0f / 5040.0f;
-        q = q * r + 1.0f / 720.0f;
-        q = q * r + 1.0f / 120.0f;
-        q = q * r + 1.0f / 24.0f;
-        q = q * r + 1.0f / 6.0f;
-        float tail = (0.5f * rl) * (r + rh) + (r * r) * (r * q);
+        float h2 = (0.5f * r) * r; /* its rounding, < ulp(p)/16 */
+        float q = 1.9824089e-4f; /* minimax, relative to expm1(r): 2**-29.8 */
+        q = q * r + 1.3933348e-3f;
+        q = q * r + 8.33342e-3f;
+        q = q * r + 4.166648e-2f;
+        q = q * r + 0.16666666f;
+        float tail = (r * r) * (r * q);
         float p = r + h2;
         float pl = ((h2 - (p - r)) + tail) + (c + c * r);
         float scale = from_bits32((kb + 127u) << 23);
@@ -193,9 +192,10 @@ static void FN(elu32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_int
         float ah = split12(alpha[i]), al = alpha[i] - ah;
         float eh = split12(e), ee = e - eh;
         float y = ah * eh + ((((ah * ee + al * eh) + al * ee)) + alpha[i] * el);
-        /* Where the halves' products would underflow, expm1(x) is x to 2**-90;
-         * alpha 0 gives -0.0 as alpha * expm1(x) does (the sum above, +0.0). */
-        y = (x > -0x1p-90f) | (alpha[i] == 0.0f) ? alpha[i] * x : y;
+        /* Tiny results (a tiny alpha or x): the halves' products could
+         * underflow; alpha 0 gives -0.0 here, as alpha * expm1(x) does (the
+         * sum above, +0.0). */
+        y = y > -0x1p-100f ? alpha[i] * (e + el) : y;
         buf[i] = x < 0.0f ? y : x;
     }
 }
@@ -219,15 +219,13 @@ static void FN(derivative32f)(float *RESTRICT buf, const float *RESTRICT alpha, 
         float lo = kf * LN2_LOF;
         float r = hi - lo;
         float c = (hi - r) - lo;
-        float rh = split12(r), rl = r - rh;
-        float h2 = rh * (0.5f * rh);
-        float q = 1.0f / 40320.0f;
-        q = q * r + 1.0f / 5040.0f;
-        q = q * r + 1.0f / 720.0f;
-        q = q * r + 1.0f / 120.0f;
-        q = q * r + 1.0f / 24.0f;
-        q = q * r + 1.0f / 6.0f;
-        float tail = (0.5f * rl) * (r + rh) + (r * r) * (r * q);
+        float h2 = (0.5f * r) * r; /* its rounding, < ulp(p)/16 */
+        float q = 1.9824089e-4f;
+        q = q * r + 1.3933348e-3f;
+        q = q * r + 8.33342e-3f;
+        q = q * r + 4.166648e-2f;
+        q = q * r + 0.16666666f;
+        float tail = (r * r) * (r * q);
         float p = r + h2;
         float pl = ((h2 - (p - r)) + tail) + (c + c * r);
         float e = 1.0f + p;                         /* Fast2Sum(1, p) */
