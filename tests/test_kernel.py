@@ -166,6 +166,32 @@ def test_float32_within_one_ulp(func, alpha):
     assert ulp_errors(_float64(y), func, "float32", alpha).max() <= 1.0
 
 
+#: Every STRIDE-th float32 below 0 down to -104; UNIELU_SWEEP_STRIDE=1 sweeps them all.
+SWEEP_STRIDE = int(os.environ.get("UNIELU_SWEEP_STRIDE", "1009"))
+
+
+@compiled
+@pytest.mark.parametrize("alpha", [1.0, 1.7])
+@pytest.mark.parametrize("func", FUNCS)
+def test_float32_within_one_ulp_over_the_negative_floats(func, alpha):
+    """The float32 loops' own error (alpha as the float32 it is computed with),
+    against float64, whose error is ~2**-29 of a float32 ULP: subnormal results
+    in their own spacing."""
+    a = float(np.float32(alpha))
+    stop = int(np.float32(-104.0).view(np.uint32))
+    worst = 0.0
+    for start in range(0x80000000, stop + 1, SWEEP_STRIDE << 22):
+        end = min(start + (SWEEP_STRIDE << 22), stop + 1)
+        x = np.arange(start, end, SWEEP_STRIDE, dtype=np.uint64).astype(np.uint32).view(np.float32)
+        got = getattr(numpy_backend._ufuncs, func)(x, np.float32(a)).astype(np.float64)
+        x64 = x.astype(np.float64)
+        exact = a * (np.expm1(x64) if func == "elu" else np.exp(x64))
+        exponent = np.maximum((exact.view(np.int64) >> 52) & 0x7FF, 1023 - 126)
+        spacing = ((exponent - 23) << 52).view(np.float64)
+        worst = max(worst, float((np.abs(got - exact) / spacing).max()))
+    assert worst <= 1.0
+
+
 @pytest.mark.parametrize(
     ("value", "dtype", "alpha"),
     [(-745.0, "float64", 1e300), (-720.0, "float64", 1e10), (-100.0, "float32", 1e10),
