@@ -12,9 +12,10 @@
  *   k = round(x / ln2), r = (x - k*LN2_HI) - k*LN2_LO   (Cody-Waite, |r| <= ln2/2)
  *   p = expm1(r) by its Taylor polynomial, evaluated as r + r*r*q(r)
  *   expm1(x) = 2**k * p + (2**k - 1),   exp(x) = 2**k * (1 + p)
- * with 2**k built from the exponent bits. float32 (and float16) inputs are
- * computed in double and rounded once to float32, which makes them correctly
- * rounded except within ~2**-30 ULP of a tie. */
+ * with 2**k built from the exponent bits. float16 inputs are computed in
+ * double (elu32, derivative32) and rounded once to float32, then float16;
+ * float32 inputs in float32 alone (elu32f, derivative32f), with the low-order
+ * parts carried. */
 
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
