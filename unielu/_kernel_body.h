@@ -206,7 +206,8 @@ static void FN(elu32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_int
  * three exact steps 2**b1 * 2**b2 * 2**b3, every factor a normal float32 and
  * the last one the only one that can make the result subnormal: rounded once
  * where exp(x) alone is subnormal and alpha large. */
-static void FN(derivative32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
+static inline void FN(derivative32f_body)(float *RESTRICT buf, const float *RESTRICT alpha,
+                                          npy_intp n, const int tiny)
 {
     for (npy_intp i = 0; i < n; i++) {
         float x = buf[i];
@@ -247,7 +248,28 @@ static void FN(derivative32f)(float *RESTRICT buf, const float *RESTRICT alpha, 
         float f2 = from_bits32((b2 + 127u) << 23);
         float f3 = from_bits32(((uint32_t)b3 + 127u) << 23);
         m = ((m * f1) * f2) * f3;
+        if (tiny) {
+            /* alpha below 2**-100: the halves' products would underflow. The
+             * result is 0 unless exp(x) >= 2**-50, where f1 = f2 = 1 and
+             * (e + el) * f3 = exp(x) is normal: alpha * exp(x), rounded once. */
+            float mt = alpha[i] * ((e + el) * f3);
+            m = alpha[i] < 0x1p-100f ? mt : m;
+        }
         buf[i] = x > 0.0f ? 1.0f : m;
+    }
+}
+
+/* The tiny-alpha select only in blocks that have one: each element's bits are
+ * the same either way (the select keeps m for every other alpha). */
+static void FN(derivative32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
+{
+    int tiny = 0;
+    for (npy_intp i = 0; i < n; i++) tiny |= alpha[i] < 0x1p-100f;
+    if (tiny) {
+        FN(derivative32f_body)(buf, alpha, n, 1);
+    }
+    else {
+        FN(derivative32f_body)(buf, alpha, n, 0);
     }
 }
 
