@@ -161,7 +161,8 @@ static void FN(derivative32)(double *RESTRICT buf, const double *RESTRICT alpha,
  * and alpha * (e + el) by the exact product of 12-bit halves (split with a
  * mask of the significand bits), so that the result is rounded once, up to
  * terms ~2**-24 of the low part. */
-static void FN(elu32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
+static inline void FN(elu32f_body)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n,
+                                   const int tiny)
 {
     for (npy_intp i = 0; i < n; i++) {
         float x = buf[i];
@@ -193,11 +194,30 @@ static void FN(elu32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_int
         float ah = split12(alpha[i]), al = alpha[i] - ah;
         float eh = split12(e), ee = e - eh;
         float y = ah * eh + ((((ah * ee + al * eh) + al * ee)) + alpha[i] * el);
-        /* Tiny results (a tiny alpha or x): the halves' products could
-         * underflow; alpha 0 gives -0.0 here, as alpha * expm1(x) does (the
-         * sum above, +0.0). */
-        y = y > -0x1p-100f ? alpha[i] * (e + el) : y;
+        if (tiny) {
+            /* Tiny results (a tiny alpha or x): the halves' products could
+             * underflow; alpha 0 gives -0.0 here, as alpha * expm1(x) does
+             * (the sum above, +0.0). */
+            y = y > -0x1p-100f ? alpha[i] * (e + el) : y;
+        }
         buf[i] = x < 0.0f ? y : x;
+    }
+}
+
+/* The tiny-result select only in blocks that may have one: elsewhere
+ * (alpha >= 2**-60, x <= -2**-39 or x >= 0) |y| >= 2**-100, which the select
+ * keeps, so each element's bits are the same either way. */
+static void FN(elu32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
+{
+    int tiny = 0;
+    for (npy_intp i = 0; i < n; i++) {
+        tiny |= (alpha[i] < 0x1p-60f) | ((buf[i] < 0.0f) & (buf[i] > -0x1p-39f));
+    }
+    if (tiny) {
+        FN(elu32f_body)(buf, alpha, n, 1);
+    }
+    else {
+        FN(elu32f_body)(buf, alpha, n, 0);
     }
 }
 
