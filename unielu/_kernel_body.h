@@ -12,9 +12,10 @@
  *   k = round(x / ln2), r = (x - k*LN2_HI) - k*LN2_LO   (Cody-Waite, |r| <= ln2/2)
  *   p = expm1(r) by its Taylor polynomial, evaluated as r + r*r*q(r)
  *   expm1(x) = 2**k * p + (2**k - 1),   exp(x) = 2**k * (1 + p)
- * with 2**k built from the exponent bits. float32 (and float16) inputs are
- * computed in double and rounded once to float32, which makes them correctly
- * rounded except within ~2**-30 ULP of a tie. */
+ * with 2**k built from the exponent bits. float16 inputs are computed in
+ * double (elu32, derivative32) and rounded once to float32, then float16;
+ * float32 inputs in float32 alone (elu32f, derivative32f), with the low-order
+ * parts carried. */
 
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
@@ -150,64 +151,145 @@ static void FN(derivative32)(double *RESTRICT buf, const double *RESTRICT alpha,
 }
 
 
-/* float32 inputs: the range reduction and the polynomial in float32 (twice
- * the lanes of double) where its rounding errors are damped: r's low part,
- * p = r + r*r*q(r), the scaling and the product with alpha in double, so
- * that the result is rounded to float32 once; q(r), a sixth of p at most, in
- * float32. Taylor to degree 8 (truncation below 2**-28 relative). */
-static void FN(elu32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
+/* float32 inputs, every operation in float32 lanes (twice the lanes of
+ * double, no conversions), carrying the low-order parts that one rounding
+ * would lose:
+ *   r + c = x - k*ln2        (c: the rounding error of r, by Fast2Sum)
+ *   p + pl = expm1(r + c)    (r + r*r/2 by Fast2Sum, then r**3 times a
+ *                             degree-4 minimax polynomial)
+ *   e + el = 2**k * (p + pl) + (2**k - 1)   (both steps by Fast2Sum)
+ * and alpha * (e + el) by the exact product of 12-bit halves (split with a
+ * mask of the significand bits), so that the result is rounded once, up to
+ * terms ~2**-24 of the low part. */
+static inline void FN(elu32f_body)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n,
+                                   const int tiny)
 {
     for (npy_intp i = 0; i < n; i++) {
         float x = buf[i];
-        /* Below -18, expm1 is -1 after rounding to float32. */
+        /* Below -18, expm1 is -1 after rounding to float32 (alpha * it too). */
         float xc = x < -18.0f ? -18.0f : x;
         xc = xc > 0.0f ? 0.0f : xc;
         float t = xc * INV_LN2F + SHIFTERF;
-        int32_t k = (int32_t)(bits32(t) - bits32(SHIFTERF));
+        uint32_t kb = bits32(t) - bits32(SHIFTERF);
         float kf = t - SHIFTERF;
-        /* xc - kf * LN2_HIF is exact; the rest of the reduction in double. */
-        double rd = (double)(xc - kf * LN2_HIF) - (double)kf * LN2_LOD;
-        float r = (float)rd;
-        float q = 1.0f / 40320.0f;
-        q = q * r + 1.0f / 5040.0f;
-        q = q * r + 1.0f / 720.0f;
-        q = q * r + 1.0f / 120.0f;
-        q = q * r + 1.0f / 24.0f;
-        q = q * r + 1.0f / 6.0f;
-        q = q * r + 0.5f;
-        double p = rd + (rd * rd) * (double)q;
-        double scale = (double)from_bits32(((uint32_t)(k + 127)) << 23);
-        double em = scale * p + (scale - 1.0);
-        float y = (float)((double)alpha[i] * em);
+        float hi = xc - kf * LN2_HIF; /* exact */
+        float lo = kf * LN2_LOF;
+        float r = hi - lo;
+        float c = (hi - r) - lo;
+        float h2 = (0.5f * r) * r; /* its rounding, < ulp(p)/16 */
+        float q = 1.9824089e-4f; /* minimax, relative to expm1(r): 2**-29.8 */
+        q = q * r + 1.3933348e-3f;
+        q = q * r + 8.33342e-3f;
+        q = q * r + 4.166648e-2f;
+        q = q * r + 0.16666666f;
+        float tail = (r * r) * (r * q);
+        float p = r + h2;
+        float pl = ((h2 - (p - r)) + tail) + (c + c * r);
+        float scale = from_bits32((kb + 127u) << 23);
+        float s = scale - 1.0f;                     /* Fast2Sum(-1, scale) */
+        float sl = scale - (s + 1.0f);
+        float sp = scale * p;                       /* exact */
+        float e = s + sp;                           /* Fast2Sum(s, sp): |s| >= |sp| or s = 0 */
+        float el = ((sp - (e - s)) + sl) + scale * pl;
+        float ah = split12(alpha[i]), al = alpha[i] - ah;
+        float eh = split12(e), ee = e - eh;
+        float y = ah * eh + ((((ah * ee + al * eh) + al * ee)) + alpha[i] * el);
+        if (tiny) {
+            /* Tiny results (a tiny alpha or x): the halves' products could
+             * underflow; alpha 0 gives -0.0 here, as alpha * expm1(x) does
+             * (the sum above, +0.0). */
+            y = y > -0x1p-100f ? alpha[i] * (e + el) : y;
+        }
         buf[i] = x < 0.0f ? y : x;
     }
 }
 
-static void FN(derivative32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
+/* The tiny-result select only in blocks that may have one: elsewhere
+ * (alpha >= 2**-60, x <= -2**-39 or x >= 0) |y| >= 2**-100, which the select
+ * keeps, so each element's bits are the same either way. */
+static void FN(elu32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
+{
+    int tiny = 0;
+    for (npy_intp i = 0; i < n; i++) {
+        tiny |= (alpha[i] < 0x1p-60f) | ((buf[i] < 0.0f) & (buf[i] > -0x1p-39f));
+    }
+    if (tiny) {
+        FN(elu32f_body)(buf, alpha, n, 1);
+    }
+    else {
+        FN(elu32f_body)(buf, alpha, n, 0);
+    }
+}
+
+/* alpha * exp(x) = alpha * 2**k * (1 + p + pl): (1 + p + pl)/2 as two floats,
+ * times alpha as above (cannot overflow: the half), then times 2**(k+1) in
+ * three exact steps 2**b1 * 2**b2 * 2**b3, every factor a normal float32 and
+ * the last one the only one that can make the result subnormal: rounded once
+ * where exp(x) alone is subnormal and alpha large. */
+static inline void FN(derivative32f_body)(float *RESTRICT buf, const float *RESTRICT alpha,
+                                          npy_intp n, const int tiny)
 {
     for (npy_intp i = 0; i < n; i++) {
         float x = buf[i];
-        /* Below -104, exp(x) < 2**-150: 2**k is a float32 no more, so the
-         * scaling is in double, where alpha * exp(x >= -200) stays normal. */
+        /* Below -200, alpha * exp(x) < 2**-150 for every finite float32 alpha. */
         float xc = x < -200.0f ? -200.0f : x;
         xc = xc > 0.0f ? 0.0f : xc;
         float t = xc * INV_LN2F + SHIFTERF;
-        int32_t k = (int32_t)(bits32(t) - bits32(SHIFTERF));
+        uint32_t kb = bits32(t) - bits32(SHIFTERF);
         float kf = t - SHIFTERF;
-        /* xc - kf * LN2_HIF is exact; the rest of the reduction in double. */
-        double rd = (double)(xc - kf * LN2_HIF) - (double)kf * LN2_LOD;
-        float r = (float)rd;
-        float q = 1.0f / 40320.0f;
-        q = q * r + 1.0f / 5040.0f;
-        q = q * r + 1.0f / 720.0f;
-        q = q * r + 1.0f / 120.0f;
-        q = q * r + 1.0f / 24.0f;
-        q = q * r + 1.0f / 6.0f;
-        q = q * r + 0.5f;
-        double p = rd + (rd * rd) * (double)q;
-        double scale = from_bits64(((uint64_t)(int64_t)(k + 1023)) << 52);
-        float m = (float)(((double)alpha[i] * (1.0 + p)) * scale);
+        float hi = xc - kf * LN2_HIF; /* exact for |k| < 2**9 */
+        float lo = kf * LN2_LOF;
+        float r = hi - lo;
+        float c = (hi - r) - lo;
+        float h2 = (0.5f * r) * r; /* its rounding, < ulp(p)/16 */
+        float q = 1.9824089e-4f;
+        q = q * r + 1.3933348e-3f;
+        q = q * r + 8.33342e-3f;
+        q = q * r + 4.166648e-2f;
+        q = q * r + 0.16666666f;
+        float tail = (r * r) * (r * q);
+        float p = r + h2;
+        float pl = ((h2 - (p - r)) + tail) + (c + c * r);
+        float e = 1.0f + p;                         /* Fast2Sum(1, p) */
+        float el = (p - (e - 1.0f)) + pl;
+        e = 0.5f * e;
+        el = 0.5f * el;
+        float ah = split12(alpha[i]), al = alpha[i] - ah;
+        float eh = split12(e), ee = e - eh;
+        float m = ah * eh + ((((ah * ee + al * eh) + al * ee)) + alpha[i] * el);
+        /* b = k + 1 in [-288, 1] as b1 + b2 + b3, each in [-126, 1]. */
+        /* Unsigned arithmetic: a NaN's k is any value, and must not overflow. */
+        int32_t b = (int32_t)(kb + 1u);
+        int32_t b3 = b < -126 ? -126 : b;
+        int32_t rest = (int32_t)((uint32_t)b - (uint32_t)b3); /* [-162, 0] */
+        int32_t b1 = rest < -126 ? -126 : rest;
+        uint32_t b2 = (uint32_t)rest - (uint32_t)b1;          /* [-36, 0] */
+        float f1 = from_bits32(((uint32_t)b1 + 127u) << 23);
+        float f2 = from_bits32((b2 + 127u) << 23);
+        float f3 = from_bits32(((uint32_t)b3 + 127u) << 23);
+        m = ((m * f1) * f2) * f3;
+        if (tiny) {
+            /* alpha below 2**-100: the halves' products would underflow. The
+             * result is 0 unless exp(x) >= 2**-50, where f1 = f2 = 1 and
+             * (e + el) * f3 = exp(x) is normal: alpha * exp(x), rounded once. */
+            float mt = alpha[i] * ((e + el) * f3);
+            m = alpha[i] < 0x1p-100f ? mt : m;
+        }
         buf[i] = x > 0.0f ? 1.0f : m;
+    }
+}
+
+/* The tiny-alpha select only in blocks that have one: each element's bits are
+ * the same either way (the select keeps m for every other alpha). */
+static void FN(derivative32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
+{
+    int tiny = 0;
+    for (npy_intp i = 0; i < n; i++) tiny |= alpha[i] < 0x1p-100f;
+    if (tiny) {
+        FN(derivative32f_body)(buf, alpha, n, 1);
+    }
+    else {
+        FN(derivative32f_body)(buf, alpha, n, 0);
     }
 }
 

@@ -45,7 +45,7 @@ static const double SHIFTER = 6755399441055744.0;
 static const float INV_LN2F = 1.44269502f;
 static const float LN2_HIF = 0.693145752f;  /* 0x3F317200 */
 static const float SHIFTERF = 12582912.0f;  /* 1.5 * 2**23 */
-static const double LN2_LOD = 1.4286068203094172e-06; /* ln2 - LN2_HIF, in double */
+static const float LN2_LOF = 1.42860677e-06f; /* ln2 - LN2_HIF, rounded */
 
 static inline uint32_t bits32(float v)
 {
@@ -59,6 +59,13 @@ static inline float from_bits32(uint32_t u)
     float v;
     memcpy(&v, &u, sizeof v);
     return v;
+}
+
+/* v's sign, exponent and top 11 significand bits: the product of two such
+ * halves (or of one and v - split12(v), which has 12 bits at most) is exact. */
+static inline float split12(float v)
+{
+    return from_bits32(bits32(v) & 0xFFFFF000u);
 }
 
 static inline uint64_t bits64(double v)

@@ -568,11 +568,38 @@ def _derivative_whole(w: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return t
 
 
+#: The ufunc's own loops: a plain array of these with a float alpha needs no
+#: checks and no signature (a Python float does not promote them).
+_NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def elu(x: Any, alpha: Any, out: Any = None) -> Any:
+    # Fast path: on a small array the Python around the ufunc costs as much as the work.
+    if (
+        out is None
+        and type(x) is np.ndarray
+        and x.dtype in _NATIVE
+        and type(alpha) is float
+        and alpha <= _F32_MAX
+        and x.size < PARALLEL_MIN
+        and _ufuncs is not None
+    ):
+        return _ufuncs.elu(x, alpha)
     return _apply(_elu_small, _elu_block, _elu_whole, x, alpha, "elu", out)
 
 
 def elu_derivative(x: Any, alpha: Any, out: Any = None) -> Any:
+    if (
+        out is None
+        and type(x) is np.ndarray
+        and x.dtype in _NATIVE
+        and type(alpha) is float
+        and alpha <= _F32_MAX
+        and x.size < PARALLEL_MIN
+        and _ufuncs is not None
+    ):
+        return _ufuncs.elu_derivative(x, alpha)
     return _apply(
         _derivative_small, _derivative_block, _derivative_whole, x, alpha, "elu_derivative", out
     )
