@@ -316,6 +316,9 @@ def _apply(
     if out is not None:
         in_place = _check_out(out, x, out_dtype, func)
     if _ufuncs is not None and work in _KERNEL_DTYPES:
+        if type(alpha) is not float:  # its values as written: cast to inf without warnings
+            with np.errstate(over="ignore", invalid="ignore"):
+                return _apply_kernel(func, x, alpha, out_dtype, work, out)
         return _apply_kernel(func, x, alpha, out_dtype, work, out)
     if type(x) is not np.ndarray:
         return _apply_subclass(small, kernel, whole, x, alpha, func, out)
