@@ -273,7 +273,8 @@ static inline void FN(derivative32f_body)(float *RESTRICT buf, const float *REST
              * result is 0 unless exp(x) >= 2**-50, where f1 = f2 = 1 and
              * (e + el) * f3 = exp(x) is normal: alpha * exp(x), rounded once. */
             float mt = alpha[i] * ((e + el) * f3);
-            m = alpha[i] < 0x1p-100f ? mt : m;
+            /* |alpha|: a negative array alpha, applied as written, is not tiny. */
+            m = (alpha[i] < 0x1p-100f) & (alpha[i] > -0x1p-100f) ? mt : m;
         }
         buf[i] = x > 0.0f ? 1.0f : m;
     }
@@ -284,7 +285,7 @@ static inline void FN(derivative32f_body)(float *RESTRICT buf, const float *REST
 static void FN(derivative32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
 {
     int tiny = 0;
-    for (npy_intp i = 0; i < n; i++) tiny |= alpha[i] < 0x1p-100f;
+    for (npy_intp i = 0; i < n; i++) tiny |= (alpha[i] < 0x1p-100f) & (alpha[i] > -0x1p-100f);
     if (tiny) {
         FN(derivative32f_body)(buf, alpha, n, 1);
     }
