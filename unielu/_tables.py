@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -77,15 +78,16 @@ def backends_rows(code: str) -> Rows:
 
 def _attribute_docs() -> dict[str, str]:
     """Each attribute's description, from :class:`BackendSpec`'s numpydoc docstring."""
-    doc = BackendSpec.__doc__ or ""
+    # cleandoc: Python 3.13 dedents docstrings itself, older Pythons do not.
+    doc = inspect.cleandoc(BackendSpec.__doc__ or "")
     found: dict[str, list[str]] = {}
     current = None
-    for line in doc.split("Attributes\n    ----------\n", 1)[-1].splitlines():
-        match = re.fullmatch(r"    (\w+) : .*", line)
+    for line in doc.split("Attributes\n----------\n", 1)[-1].splitlines():
+        match = re.fullmatch(r"(\w+) : .*", line)
         if match:
             current = match.group(1)
             found[current] = []
-        elif current and line.startswith("        "):
+        elif current and line.startswith("    "):
             found[current].append(line.strip())
     return {key: " ".join(words) for key, words in found.items()}
 
