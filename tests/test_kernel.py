@@ -299,7 +299,11 @@ def test_unielu_simd_caps_the_level_at_import(level):
     root = os.path.dirname(os.path.dirname(unielu.__file__))
     env = dict(os.environ, UNIELU_SIMD=level, PYTHONPATH=root)
     code = "from unielu import _ufuncs; print(_ufuncs.simd_level(), _ufuncs.simd_levels())"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    # cwd: -c puts the current folder first on sys.path, and the package session runs
+    # from an unpacked sdist whose unielu/ has no built extension.
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root
+    )
     if level == "sse9":
         assert out.returncode != 0 and "UNIELU_SIMD must be one of" in out.stderr
         return
