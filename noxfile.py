@@ -135,7 +135,10 @@ def _install_backends(session: nox.Session, specs: list[Any], oldest: bool = Fal
 
     One pip call per requirement, through :func:`_requirement`, so that a local
     CPU build is taken. ``oldest`` installs the floors instead (each ``>=`` bound,
-    and for NumPy those of unielu's own dependencies), held as pip constraints.
+    and for NumPy those of unielu's own dependencies), held as pip constraints,
+    in one pip call: the resolver then keeps the floors' own pins (TensorFlow
+    2.16's numpy<2 and protobuf<5) where a later call would upgrade them for the
+    newest release of another requirement (onnx, through tf2onnx).
     """
     requirements = [r for spec in specs for r in spec.test_requirements]
     constraints: list[str] = []
@@ -148,6 +151,8 @@ def _install_backends(session: nox.Session, specs: list[Any], oldest: bool = Fal
         with open(path, "w") as file:
             file.writelines(re.sub(r"\[[^\]]*\]", "", r) + "\n" for r in pinned)
         constraints = ["--constraint", path]
+        session.install(*constraints, *(a for r in requirements for a in _requirement(r)))
+        return constraints
     for requirement in requirements:
         session.install(*constraints, *_requirement(requirement))
     return constraints

@@ -16,6 +16,7 @@ import pytest
 from at_scale import EXAMPLES, run
 
 import unielu
+from unielu._registry import release
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
@@ -114,12 +115,21 @@ def test_learned_alpha_gradient(backend, mesh):
     np.testing.assert_allclose(float(g_sharded), float(g_one), rtol=1e-6)
 
 
+def _shard_map():
+    """jax.shard_map came in JAX 0.6.1; jax.experimental.shard_map's before it."""
+    if release(jax.__version__) < (0, 6, 1):
+        from jax.experimental.shard_map import shard_map
+
+        return shard_map
+    return jax.shard_map
+
+
 @pytest.mark.parametrize("func", ["elu", "elu_derivative"])
 def test_shard_map(backend, mesh, func):
     values = _values()
     f = getattr(unielu, func)
     mapped = jax.jit(
-        jax.shard_map(
+        _shard_map()(
             lambda block: f(block, ALPHA), mesh=mesh, in_specs=P("data"), out_specs=P("data")
         )
     )
@@ -182,6 +192,10 @@ def test_flax_nnx_data_parallel_step_has_the_unsharded_loss(backend, mesh):
     assert float(alpha) != 1.0  # the learned alpha moved
 
 
+@pytest.mark.skipif(
+    release(jax.__version__) < (0, 6, 1),
+    reason=f"jax {jax.__version__}: the example calls jax.shard_map, which came in JAX 0.6.1",
+)
 def test_docs_example(backend):
     out = run(EXAMPLES / "jax_sharding.py")
     assert "kept NamedSharding" in out, out

@@ -51,8 +51,16 @@ SPEC = {
     "autodiff": True,
     "ulp": 5,
     "flush_subnormals": True,
-    # tf2onnx, onnxruntime, ai-edge-litert (TFLite's interpreter): tests/test_tensorflow_deploy.py
-    "test_requirements": ["tensorflow-cpu>=2.16.1", "tf2onnx", "onnxruntime", "ai-edge-litert"],
+    # tf2onnx, onnxruntime, ai-edge-litert (TFLite's interpreter): tests/test_tensorflow_deploy.py.
+    # onnx (tf2onnx's) at its floor with TensorFlow 2.16's ml-dtypes ~=0.3.1: from 1.18 onnx
+    # reads ml_dtypes.float4_e2m1fn (ml_dtypes 0.5) on import, and 1.19 does not declare it.
+    "test_requirements": [
+        "tensorflow-cpu>=2.16.1",
+        "tf2onnx",
+        "onnx>=1.17",
+        "onnxruntime",
+        "ai-edge-litert",
+    ],
 }
 
 
