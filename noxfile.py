@@ -110,14 +110,19 @@ REGISTRY = _REGISTRY_MODULE.registry()
 
 
 def _floors(requirements: list[str]) -> list[str]:
-    """Each requirement pinned at its floor: ``jax>=0.4.35`` gives ``jax==0.4.35``.
+    """Each requirement pinned at its floor: ``jax>=0.4.35`` gives ``jax==0.4.35``,
+    ``dask[array]>=2024.1.1`` ``dask[array]==2024.1.1`` (extras kept).
 
     One without a floor is left as it is.
     """
     pins = []
     for requirement in requirements:
         found = _REGISTRY_MODULE.requirement_floor(requirement)
-        pins.append(f"{found[0]}=={found[1]}" if found else requirement)
+        if not found:
+            pins.append(requirement)
+            continue
+        extras = re.search(r"\[[^\]]*\]", requirement)
+        pins.append(f"{found[0]}{extras[0] if extras else ''}=={found[1]}")
     return pins
 
 
