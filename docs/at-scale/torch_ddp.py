@@ -39,6 +39,10 @@ def main(rank, world, port):
         optimizer.step()
     if rank == 0:
         print(f"rank 0: 5 steps, loss {loss.item():.4f}")
+    # Both ranks done before either tears gloo down: a rank that exits while the
+    # other still holds the connection can abort it.
+    dist.barrier()
+    del model
     dist.destroy_process_group()
 
 
