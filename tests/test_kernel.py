@@ -316,6 +316,7 @@ def test_unielu_simd_caps_the_level_at_import(level):
     assert chosen == allowed[-1], out.stdout
 
 
+@compiled
 @pytest.mark.parametrize("func", ["elu", "elu_derivative"])
 @pytest.mark.parametrize("alpha", [-1.0, -1.7, -1e-35, -3e38])
 def test_float32_negative_array_alpha_as_written(backend, func, alpha):
