@@ -21,6 +21,54 @@
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(name, SUFFIX)
 
+/* x = k*ln2 + r with |r| <= ln2/2 (Cody-Waite: ln2 in two parts), for x already
+ * clamped to a range where 2**k is a normal double. One definition per SIMD level. */
+struct CAT(reduced64, SUFFIX) {
+    int64_t k;
+    double kf, r;
+};
+#define reduced64 CAT(reduced64, SUFFIX)
+
+static inline struct reduced64 FN(reduce64)(double xc)
+{
+    struct reduced64 out;
+    double t = xc * INV_LN2 + SHIFTER;
+    out.k = (int64_t)(bits64(t) - bits64(SHIFTER));
+    out.kf = t - SHIFTER;
+    out.r = (xc - out.kf * LN2_HI) - out.kf * LN2_LO;
+    return out;
+}
+
+/* expm1(r) for |r| <= ln2/2 as r + r*r*q(r), q from Taylor's series by Horner:
+ * to degree 10 (results rounded to float32) or 13 (float64), from q's top
+ * coefficient q0 = 1/10! or the degree-13 part folded into it. */
+static inline double FN(expm1_horner10)(double r, double q)
+{
+    q = q * r + 1.0 / 362880.0;
+    q = q * r + 1.0 / 40320.0;
+    q = q * r + 1.0 / 5040.0;
+    q = q * r + 1.0 / 720.0;
+    q = q * r + 1.0 / 120.0;
+    q = q * r + 1.0 / 24.0;
+    q = q * r + 1.0 / 6.0;
+    q = q * r + 0.5;
+    return r + (r * r) * q;
+}
+
+static inline double FN(expm1_taylor10)(double r)
+{
+    return FN(expm1_horner10)(r, 1.0 / 3628800.0); /* 1/10! */
+}
+
+static inline double FN(expm1_taylor13)(double r)
+{
+    double q = 1.0 / 6227020800.0; /* 1/13! */
+    q = q * r + 1.0 / 479001600.0;
+    q = q * r + 1.0 / 39916800.0;
+    q = q * r + 1.0 / 3628800.0;
+    return FN(expm1_horner10)(r, q);
+}
+
 /* float64 elu on a block, in place: buf[i] = x < 0 ? alpha[i] * expm1(x) : x. */
 static void FN(elu64)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n)
 {
@@ -29,23 +77,10 @@ static void FN(elu64)(double *RESTRICT buf, const double *RESTRICT alpha, npy_in
         /* Below -100, expm1 is -1 in double. NaN passes both selects. */
         double xc = x < -100.0 ? -100.0 : x;
         xc = xc > 0.0 ? 0.0 : xc;
-        double t = xc * INV_LN2 + SHIFTER;
-        int64_t k = (int64_t)(bits64(t) - bits64(SHIFTER));
-        double kf = t - SHIFTER;
-        double r = (xc - kf * LN2_HI) - kf * LN2_LO;
-        double q = 1.0 / 6227020800.0; /* 1/13! */
-        q = q * r + 1.0 / 479001600.0;
-        q = q * r + 1.0 / 39916800.0;
-        q = q * r + 1.0 / 3628800.0;
-        q = q * r + 1.0 / 362880.0;
-        q = q * r + 1.0 / 40320.0;
-        q = q * r + 1.0 / 5040.0;
-        q = q * r + 1.0 / 720.0;
-        q = q * r + 1.0 / 120.0;
-        q = q * r + 1.0 / 24.0;
-        q = q * r + 1.0 / 6.0;
-        q = q * r + 0.5;
-        double p = r + (r * r) * q;
+        struct reduced64 rd = FN(reduce64)(xc);
+        int64_t k = rd.k;
+        double r = rd.r;
+        double p = FN(expm1_taylor13)(r);
         double scale = from_bits64(((uint64_t)(k + 1023)) << 52);
         double em = scale * p + (scale - 1.0);
         buf[i] = x < 0.0 ? alpha[i] * em : x;
@@ -64,25 +99,12 @@ static void FN(derivative64)(double *RESTRICT buf, const double *RESTRICT alpha,
         /* Below -1460, alpha * exp(x) < 2**-1075 for every finite alpha. */
         double xc = x < -1460.0 ? -1460.0 : x;
         xc = xc > 0.0 ? 0.0 : xc;
-        double t = xc * INV_LN2 + SHIFTER;
-        int64_t k = (int64_t)(bits64(t) - bits64(SHIFTER));
-        double kf = t - SHIFTER;
-        double r = (xc - kf * LN2_HI) - kf * LN2_LO;
-        double q = 1.0 / 6227020800.0;
-        q = q * r + 1.0 / 479001600.0;
-        q = q * r + 1.0 / 39916800.0;
-        q = q * r + 1.0 / 3628800.0;
-        q = q * r + 1.0 / 362880.0;
-        q = q * r + 1.0 / 40320.0;
-        q = q * r + 1.0 / 5040.0;
-        q = q * r + 1.0 / 720.0;
-        q = q * r + 1.0 / 120.0;
-        q = q * r + 1.0 / 24.0;
-        q = q * r + 1.0 / 6.0;
-        q = q * r + 0.5;
-        double p = r + (r * r) * q;
+        struct reduced64 rd = FN(reduce64)(xc);
+        int64_t k = rd.k;
+        double r = rd.r;
+        double p = FN(expm1_taylor13)(r);
         double h = 0.5 * (1.0 + p);       /* exact halving: alpha * h cannot overflow */
-        double kk = kf + 1.0;             /* in [-2105, 1] */
+        double kk = rd.kf + 1.0;          /* in [-2105, 1] */
         double ta = kk * (1.0 / 3.0) + SHIFTER;
         int64_t a = (int64_t)(bits64(ta) - bits64(SHIFTER));
         int64_t c = (k + 1) - 2 * a;
@@ -102,20 +124,10 @@ static void FN(elu32)(double *RESTRICT buf, const double *RESTRICT alpha, npy_in
         /* Below -104, expm1 is -1 after rounding to float32. */
         double xc = x < -104.0 ? -104.0 : x;
         xc = xc > 0.0 ? 0.0 : xc;
-        double t = xc * INV_LN2 + SHIFTER;
-        int64_t k = (int64_t)(bits64(t) - bits64(SHIFTER));
-        double kf = t - SHIFTER;
-        double r = (xc - kf * LN2_HI) - kf * LN2_LO;
-        double q = 1.0 / 3628800.0; /* 1/10! */
-        q = q * r + 1.0 / 362880.0;
-        q = q * r + 1.0 / 40320.0;
-        q = q * r + 1.0 / 5040.0;
-        q = q * r + 1.0 / 720.0;
-        q = q * r + 1.0 / 120.0;
-        q = q * r + 1.0 / 24.0;
-        q = q * r + 1.0 / 6.0;
-        q = q * r + 0.5;
-        double p = r + (r * r) * q;
+        struct reduced64 rd = FN(reduce64)(xc);
+        int64_t k = rd.k;
+        double r = rd.r;
+        double p = FN(expm1_taylor10)(r);
         double scale = from_bits64(((uint64_t)(k + 1023)) << 52);
         double em = scale * p + (scale - 1.0);
         buf[i] = x < 0.0 ? alpha[i] * em : x;
@@ -130,20 +142,10 @@ static void FN(derivative32)(double *RESTRICT buf, const double *RESTRICT alpha,
         double x = buf[i];
         double xc = x < -200.0 ? -200.0 : x;
         xc = xc > 0.0 ? 0.0 : xc;
-        double t = xc * INV_LN2 + SHIFTER;
-        int64_t k = (int64_t)(bits64(t) - bits64(SHIFTER));
-        double kf = t - SHIFTER;
-        double r = (xc - kf * LN2_HI) - kf * LN2_LO;
-        double q = 1.0 / 3628800.0;
-        q = q * r + 1.0 / 362880.0;
-        q = q * r + 1.0 / 40320.0;
-        q = q * r + 1.0 / 5040.0;
-        q = q * r + 1.0 / 720.0;
-        q = q * r + 1.0 / 120.0;
-        q = q * r + 1.0 / 24.0;
-        q = q * r + 1.0 / 6.0;
-        q = q * r + 0.5;
-        double p = r + (r * r) * q;
+        struct reduced64 rd = FN(reduce64)(xc);
+        int64_t k = rd.k;
+        double r = rd.r;
+        double p = FN(expm1_taylor10)(r);
         double scale = from_bits64(((uint64_t)(k + 1023)) << 52);
         double m = (alpha[i] * (1.0 + p)) * scale;
         buf[i] = x > 0.0 ? 1.0 : m;
@@ -344,6 +346,7 @@ static const struct kernels FN(kernels) = {
     FN(load32), FN(store32), FN(load64), FN(store64),
 };
 
+#undef reduced64
 #undef FN
 #undef CAT
 #undef CAT_

@@ -577,9 +577,10 @@ _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-def elu(x: Any, alpha: Any, out: Any = None) -> Any:
-    # Fast path: on a small array the Python around the ufunc costs as much as the work.
-    if (
+def _straight_to_the_ufunc(x: Any, alpha: Any, out: Any) -> bool:
+    """A plain float32/float64 array below the threaded size with a float alpha: on
+    a small array the Python around the ufunc costs as much as the work."""
+    return (
         out is None
         and type(x) is np.ndarray
         and x.dtype in _NATIVE
@@ -587,21 +588,17 @@ def elu(x: Any, alpha: Any, out: Any = None) -> Any:
         and alpha <= _F32_MAX
         and x.size < PARALLEL_MIN
         and _ufuncs is not None
-    ):
+    )
+
+
+def elu(x: Any, alpha: Any, out: Any = None) -> Any:
+    if _straight_to_the_ufunc(x, alpha, out):
         return _ufuncs.elu(x, alpha)
     return _apply(_elu_small, _elu_block, _elu_whole, x, alpha, "elu", out)
 
 
 def elu_derivative(x: Any, alpha: Any, out: Any = None) -> Any:
-    if (
-        out is None
-        and type(x) is np.ndarray
-        and x.dtype in _NATIVE
-        and type(alpha) is float
-        and alpha <= _F32_MAX
-        and x.size < PARALLEL_MIN
-        and _ufuncs is not None
-    ):
+    if _straight_to_the_ufunc(x, alpha, out):
         return _ufuncs.elu_derivative(x, alpha)
     return _apply(
         _derivative_small, _derivative_block, _derivative_whole, x, alpha, "elu_derivative", out
