@@ -21,9 +21,13 @@ from at_scale import EXAMPLES, TIMEOUT, run
 
 import unielu
 
-da = pytest.importorskip("dask.array")
-distributed = pytest.importorskip("distributed")
-psutil = pytest.importorskip("psutil")  # a dependency of distributed
+da = pytest.importorskip("dask.array", reason="needs dask (its own session has it)")
+distributed = pytest.importorskip(
+    "distributed", reason="needs distributed (its own session has it)"
+)
+psutil = pytest.importorskip(
+    "psutil", reason="needs psutil (its own session has it)"
+)  # a dependency of distributed
 
 pytestmark = [pytest.mark.distributed, pytest.mark.only("dask", reason="Dask's distributed engine")]
 

@@ -88,7 +88,7 @@ def test_jax_export_serialized_deserialized_and_called(backend, nnx):
 @pytest.mark.only("jax", reason="training a Flax NNX model")
 def test_flax_training_matches_jax_nn_elu(backend, nnx):
     jax = backend.jax
-    optax = pytest.importorskip("optax")
+    optax = pytest.importorskip("optax", reason="needs optax (its own session has it)")
     from unielu.layers.flax import ELU
 
     dtype = "float64" if "float64" in backend.dtypes else "float32"
@@ -115,8 +115,8 @@ def test_flax_training_matches_jax_nn_elu(backend, nnx):
 def test_docs_examples_run(backend):
     blocks = examples("flax")
     assert blocks, "docs/models.rst has no flax example"
-    flax = pytest.importorskip("flax")
-    pytest.importorskip("optax")
+    flax = pytest.importorskip("flax", reason="needs flax (its own session has it)")
+    pytest.importorskip("optax", reason="needs optax (its own session has it)")
     if release(flax.__version__) < (0, 11):
         pytest.skip(
             reason=f"the example uses Flax 0.11's nnx.Optimizer(model, tx, wrt=) and "

@@ -18,8 +18,8 @@ from at_scale import EXAMPLES, run
 import unielu
 from unielu._registry import release
 
-jax = pytest.importorskip("jax")
-jnp = pytest.importorskip("jax.numpy")
+jax = pytest.importorskip("jax", reason="needs jax (its own session has it)")
+jnp = pytest.importorskip("jax.numpy", reason="needs jax (its own session has it)")
 from jax.sharding import NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
 

@@ -9,9 +9,9 @@ import pytest
 
 import unielu
 
-jax = pytest.importorskip("jax")
-jnp = pytest.importorskip("jax.numpy")
-jaxb = pytest.importorskip("unielu.backends.jax")
+jax = pytest.importorskip("jax", reason="needs jax (its own session has it)")
+jnp = pytest.importorskip("jax.numpy", reason="needs jax (its own session has it)")
+jaxb = pytest.importorskip("unielu.backends.jax", reason="needs its framework (its own session has it)")
 
 pytestmark = pytest.mark.only("jax", reason="JAX's own compilation and transforms")
 

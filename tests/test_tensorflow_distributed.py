@@ -15,7 +15,7 @@ from at_scale import EXAMPLES, HERE, run, run_json
 
 from unielu._registry import get_spec
 
-pytest.importorskip("tensorflow")
+pytest.importorskip("tensorflow", reason="needs tensorflow (its own session has it)")
 
 pytestmark = [
     pytest.mark.distributed,

@@ -17,8 +17,10 @@ from reference import grid, ulp_errors
 
 import unielu
 
-tf = pytest.importorskip("tensorflow")
-tfb = pytest.importorskip("unielu.backends.tensorflow")
+tf = pytest.importorskip("tensorflow", reason="needs tensorflow (its own session has it)")
+tfb = pytest.importorskip(
+    "unielu.backends.tensorflow", reason="needs its framework (its own session has it)"
+)
 
 pytestmark = pytest.mark.only("tensorflow", reason="TensorFlow's own execution routes")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from at_scale import EXAMPLES, HERE, free_port, run, run_json
 
-pytest.importorskip("torch")
+pytest.importorskip("torch", reason="needs torch (its own session has it)")
 
 pytestmark = [pytest.mark.distributed, pytest.mark.only("torch", reason="PyTorch's engines")]
 

@@ -59,8 +59,8 @@ def test_torch_export_loaded_in_a_fresh_process(backend, tmp_path, strict):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_torch_onnx_export_is_accurate_in_onnxruntime(backend, tmp_path, dtype):
     torch = backend.torch
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime", reason="needs onnxruntime (its own session has it)")
+    pytest.importorskip("onnxscript", reason="needs onnxscript (its own session has it)")
     from reference import grid, ulp_errors
 
     from unielu.layers.torch import ELU, onnx_translation_table
