@@ -11,7 +11,9 @@ import unielu
 
 jax = pytest.importorskip("jax", reason="needs jax (its own session has it)")
 jnp = pytest.importorskip("jax.numpy", reason="needs jax (its own session has it)")
-jaxb = pytest.importorskip("unielu.backends.jax", reason="needs its framework (its own session has it)")
+jaxb = pytest.importorskip(
+    "unielu.backends.jax", reason="needs its framework (its own session has it)"
+)
 
 pytestmark = pytest.mark.only("jax", reason="JAX's own compilation and transforms")
 
