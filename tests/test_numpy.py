@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -40,3 +41,29 @@ def test_large_arrays_blocked_and_threaded(backend, dtype, func, alpha):
     np.testing.assert_array_equal(got, expected)
     zeros = expected == 0  # the sign of zeros is part of the contract
     assert (np.signbit(got[zeros]) == np.signbit(expected[zeros])).all()
+
+
+def test_one_thread_keeps_this_threads_calls_unsplit(backend, monkeypatch):
+    # The Dask backend's blocks run so (docs/backends/dask.rst): this thread alone,
+    # other threads unaffected, the same bits.
+    monkeypatch.setenv("UNIELU_NUM_THREADS", "2")
+    calls: list[int] = []
+    executor = numpy_backend._executor
+    monkeypatch.setattr(
+        numpy_backend, "_executor", lambda threads: calls.append(threads) or executor(threads)
+    )
+    x = np.random.default_rng(1).normal(0, 3, 2 * numpy_backend.PARALLEL_MIN).astype(np.float32)
+    split = unielu.elu(x, 1.7), unielu.elu_derivative(x, 0.5)
+    assert calls == [2, 2]
+    elsewhere: list[int] = []
+    with numpy_backend.one_thread():
+        with numpy_backend.one_thread():
+            pass
+        alone = unielu.elu(x, 1.7), unielu.elu_derivative(x, 0.5)
+        other = threading.Thread(target=lambda: elsewhere.append(numpy_backend.num_threads()))
+        other.start()
+        other.join()
+        assert numpy_backend.num_threads() == 1
+    assert calls == [2, 2] and elsewhere == [2] and numpy_backend.num_threads() == 2
+    for a, b in zip(alone, split, strict=True):
+        np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))

@@ -1,7 +1,11 @@
 """Dask backend: a lazy map over the blocks, nothing computed.
 
 Each block goes back through :func:`unielu.elu`, so NumPy blocks use the
-NumPy backend and CuPy blocks the CuPy one. The result's dtype and block
+NumPy backend and CuPy blocks the CuPy one. Where the array has at least as
+many blocks as the NumPy backend has threads, Dask's scheduler already keeps
+the cores busy with blocks, so each block runs on its worker's thread alone
+(:func:`unielu.backends.numpy.one_thread`) rather than split again over the
+NumPy backend's pool; one big block is still split. The result's dtype and block
 type come from applying the function to the input's (empty) meta array,
 which also rejects a bad dtype at once rather than at compute time. An
 array ``alpha`` (Dask or NumPy) is split into blocks that match ``x``'s, so
@@ -21,6 +25,7 @@ from dask.array.utils import meta_from_array
 
 import unielu
 from unielu._dispatch import alpha_type_error, check_alpha_shape
+from unielu.backends import numpy as numpy_backend
 
 # Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
@@ -60,17 +65,30 @@ def _alpha_blocks(alpha: Any, x: da.Array, func: str) -> da.Array:
     return blocks
 
 
+def _block(func: Callable[..., Any], blocks: int, x: Any, alpha: Any) -> Any:
+    """One block through unielu's dispatch; on this thread alone when the array
+    has at least as many blocks as the NumPy backend has threads (read where the
+    block runs: that machine's cores and ``UNIELU_NUM_THREADS``). Module-level,
+    so that the graph pickles for dask.distributed."""
+    if blocks >= numpy_backend.num_threads():
+        with numpy_backend.one_thread():
+            return func(x, alpha)
+    return func(x, alpha)
+
+
 def _map(func: Callable[..., Any], x: da.Array, alpha: Any, name: str) -> da.Array:
     # The dtype does not depend on alpha; a number alpha too large for the
     # compute dtype is refused here, not when the graph is computed.
     meta = meta_from_array(func(x._meta, alpha if type(alpha) is float else 1.0), ndim=x.ndim)
+    # The result has x's blocks, one task each; the keys are named after func.
+    block = functools.partial(_block, func, x.npartitions)
     if type(alpha) is float:
-        return x.map_blocks(func, alpha, dtype=meta.dtype, meta=meta)
+        return x.map_blocks(block, alpha, dtype=meta.dtype, meta=meta, token=name)
     blocks = _alpha_blocks(alpha, x, name)
     index = string.ascii_letters[: x.ndim]
     return da.blockwise(
-        func, index, x, index, blocks, index[x.ndim - blocks.ndim :],
-        dtype=meta.dtype, meta=meta,
+        block, index, x, index, blocks, index[x.ndim - blocks.ndim :],
+        dtype=meta.dtype, meta=meta, token=name,
     )  # fmt: skip
 
 

@@ -10,7 +10,9 @@ output and a few block-sized scratch buffers. The formula is branch-free:
 ``min(x, 0)`` keeps ``expm1`` away from overflow for large ``x``; copying the
 zeros back restores the sign of ``-0.0`` that ``min`` and ``max`` lose. Large
 arrays are split across threads, since ufuncs release the GIL; the thread
-pools are made once per process (a forked child makes its own).
+pools are made once per process (a forked child makes its own). Within
+:func:`one_thread` a thread's calls are not split: the Dask backend runs its
+blocks so when Dask already runs them in parallel.
 
 ``out=`` writes the blocks straight into ``out``: no allocation, no page
 faults on fresh memory. An array ``alpha`` (one value per channel, say) takes
@@ -25,11 +27,12 @@ forces the pure-NumPy path.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -92,9 +95,30 @@ PARALLEL_MIN = 1 << 18
 MAX_THREADS = 4
 
 
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Within it, this thread's calls run on this thread alone, at any size.
+
+    For callers that already run calls in parallel, one per core (the Dask
+    backend's blocks): the pool's threads on top would only compete for the
+    same cores. Other threads are not affected; the bits are the same.
+    """
+    before = getattr(_local, "one_thread", False)
+    _local.one_thread = True
+    try:
+        yield
+    finally:
+        _local.one_thread = before
+
+
 def num_threads() -> int:
-    """Threads used for large arrays: ``UNIELU_NUM_THREADS``, else the usable
-    cores, at most :data:`MAX_THREADS`."""
+    """Threads used for large arrays: 1 inside :func:`one_thread`, else
+    ``UNIELU_NUM_THREADS``, else the usable cores, at most :data:`MAX_THREADS`."""
+    if getattr(_local, "one_thread", False):
+        return 1
     env = os.environ.get("UNIELU_NUM_THREADS")
     if env:
         try:
