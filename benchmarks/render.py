@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from targets import measured_text
+
 from unielu.bench import format_time
 
 
@@ -53,7 +55,7 @@ def benchmark_rst(data: dict[str, Any]) -> str:
             [
                 [
                     t["target"],
-                    f"{t['measured']:.2f}",
+                    measured_text(t),
                     f"{t['limit']:.2f}",
                     "yes" if t["met"] else f"**no**: {t.get('why', '')}",
                 ]

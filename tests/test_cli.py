@@ -128,7 +128,7 @@ def test_bench_quick_on_numpy(tmp_path):
     expected = {
         "numpy.plain", "numpy.copy", "numpy.copyto", "numpy.copyto-out",
         "numpy.derivative-copyto-out",
-        *(["numpy.fastest-framework"] if natives else []),
+        *(["numpy.fastest-framework", "numpy.copy-floor-vs-fastest-framework"] if natives else []),
         *(f"numpy.{n}" for n in natives if ADAPTERS[n].bench_against_numpy),
     }  # fmt: skip
     assert {r["case"] for r in data["rows"]} == expected

@@ -31,8 +31,8 @@ import numpy as np
 
 import unielu
 from unielu._registry import get_spec, registry
+from unielu.backends.numpy import PARALLEL_MIN, _executor, _pieces, num_threads
 from unielu.backends.numpy import kernel as numpy_kernel
-from unielu.backends.numpy import num_threads
 
 FULL = {"sizes": (16, 10**3, 10**5, 10**7), "dtypes": ("float32", "float64"), "alphas": (1.0, 1.7)}
 QUICK = {"sizes": (16, 10**5, 10**6), "dtypes": ("float32",), "alphas": (1.0,)}
@@ -238,8 +238,34 @@ def _numpy_cases(plan: Plan, x: np.ndarray, alpha: float) -> Iterable[Case]:
                 lambda: unielu.elu(x, alpha),
                 theirs,
             )
+            # The floor of that comparison: any ELU reads x and writes a result, so
+            # none can beat this copy into a warm output on the same threads.
+            yield (
+                "numpy.copy-floor-vs-fastest-framework",
+                f"{name} vs the copy floor (unielu column: np.copyto into a warm out, "
+                "on elu's threads)",
+                _threaded_copy(x, np.empty_like(x)),
+                theirs,
+            )
     for backend, label, theirs in plan.natives(x, alpha, against_numpy=True):
         yield f"numpy.{backend}", f"{label} on the same data", lambda: unielu.elu(x, alpha), theirs
+
+
+def _threaded_copy(x: np.ndarray, out: np.ndarray) -> Callable[[], None]:
+    """``np.copyto(out, x)`` split as the NumPy backend splits ``elu(x)``: over
+    its threads, on its pool (no threads of its own)."""
+    threads = num_threads() if x.size >= PARALLEL_MIN else 1
+    if threads == 1:
+        return lambda: np.copyto(out, x)
+    pieces = _pieces(x, 1.0, out, threads)
+    pool = _executor(threads)
+
+    def copy() -> None:
+        jobs = [pool.submit(np.copyto, o, i) for i, _, o in pieces]
+        for job in jobs:
+            job.result()
+
+    return copy
 
 
 def _fastest(
