@@ -164,12 +164,12 @@ static void FN(derivative32)(double *RESTRICT buf, const double *RESTRICT alpha,
  * mask of the significand bits), so that the result is rounded once, up to
  * terms ~2**-24 of the low part. */
 static inline void FN(elu32f_body)(float *RESTRICT out, const float *RESTRICT in,
-                                   const float *RESTRICT alpha, const npy_intp astep, npy_intp n,
+                                   const float *RESTRICT alpha, const int mode, npy_intp n,
                                    const int tiny)
 {
     for (npy_intp i = 0; i < n; i++) {
         float x = in[i];
-        const float a = alpha[i * astep];
+        const float a = alpha[mode == ALPHAS ? i : 0];
         /* Below -18, expm1 is -1 after rounding to float32 (alpha * it too). */
         float xc = x < -18.0f ? -18.0f : x;
         xc = xc > 0.0f ? 0.0f : xc;
@@ -195,14 +195,18 @@ static inline void FN(elu32f_body)(float *RESTRICT out, const float *RESTRICT in
         float sp = scale * p;                       /* exact */
         float e = s + sp;                           /* Fast2Sum(s, sp): |s| >= |sp| or s = 0 */
         float el = ((sp - (e - s)) + sl) + scale * pl;
-        float ah = split12(a), al = a - ah;
-        float eh = split12(e), ee = e - eh;
-        float y = ah * eh + ((((ah * ee + al * eh) + al * ee)) + a * el);
-        if (tiny) {
-            /* Tiny results (a tiny alpha or x): the halves' products could
-             * underflow; alpha 0 gives -0.0 here, as alpha * expm1(x) does
-             * (the sum above, +0.0). */
-            y = y > -0x1p-100f ? a * (e + el) : y;
+        float y = e + el; /* alpha 1 */
+        if (mode != ALPHA_IS_1) {
+            float ah = split12(a), al = a - ah;
+            float eh = split12(e), ee = e - eh;
+            float ya = ah * eh + ((((ah * ee + al * eh) + al * ee)) + a * el);
+            if (tiny) {
+                /* Tiny results (a tiny alpha or x): the halves' products could
+                 * underflow; alpha 0 gives -0.0 here, as alpha * expm1(x) does
+                 * (the sum above, +0.0). */
+                ya = ya > -0x1p-100f ? a * (e + el) : ya;
+            }
+            y = mode == ALPHAS && a == 1.0f ? y : ya;
         }
         out[i] = x < 0.0f ? y : x;
     }
@@ -214,24 +218,27 @@ static inline void FN(elu32f_body)(float *RESTRICT out, const float *RESTRICT in
 static void FN(elu32f)(float *RESTRICT out, const float *RESTRICT in, const float *RESTRICT alpha,
                        npy_intp astep, npy_intp n)
 {
+    if (astep == 0 && alpha[0] == 1.0f) {
+        FN(elu32f_body)(out, in, alpha, ALPHA_IS_1, n, 0);
+        return;
+    }
     int tiny = 0;
     for (npy_intp i = 0; i < n; i++) tiny |= (in[i] < 0.0f) & (in[i] > -0x1p-39f);
     if (astep == 0) { /* one alpha: its halves are computed once */
-        tiny |= alpha[0] < 0x1p-60f;
-        if (tiny) {
-            FN(elu32f_body)(out, in, alpha, 0, n, 1);
+        if (tiny | (alpha[0] < 0x1p-60f)) {
+            FN(elu32f_body)(out, in, alpha, ALPHA_SCALAR, n, 1);
         }
         else {
-            FN(elu32f_body)(out, in, alpha, 0, n, 0);
+            FN(elu32f_body)(out, in, alpha, ALPHA_SCALAR, n, 0);
         }
         return;
     }
     for (npy_intp i = 0; i < n; i++) tiny |= alpha[i] < 0x1p-60f;
     if (tiny) {
-        FN(elu32f_body)(out, in, alpha, 1, n, 1);
+        FN(elu32f_body)(out, in, alpha, ALPHAS, n, 1);
     }
     else {
-        FN(elu32f_body)(out, in, alpha, 1, n, 0);
+        FN(elu32f_body)(out, in, alpha, ALPHAS, n, 0);
     }
 }
 
@@ -241,12 +248,12 @@ static void FN(elu32f)(float *RESTRICT out, const float *RESTRICT in, const floa
  * the last one the only one that can make the result subnormal: rounded once
  * where exp(x) alone is subnormal and alpha large. */
 static inline void FN(derivative32f_body)(float *RESTRICT out, const float *RESTRICT in,
-                                          const float *RESTRICT alpha, const npy_intp astep,
+                                          const float *RESTRICT alpha, const int mode,
                                           npy_intp n, const int tiny)
 {
     for (npy_intp i = 0; i < n; i++) {
         float x = in[i];
-        const float a = alpha[i * astep];
+        const float a = alpha[mode == ALPHAS ? i : 0];
         /* Below -200, alpha * exp(x) < 2**-150 for every finite float32 alpha. */
         float xc = x < -200.0f ? -200.0f : x;
         xc = xc > 0.0f ? 0.0f : xc;
@@ -270,9 +277,13 @@ static inline void FN(derivative32f_body)(float *RESTRICT out, const float *REST
         float el = (p - (e - 1.0f)) + pl;
         e = 0.5f * e;
         el = 0.5f * el;
-        float ah = split12(a), al = a - ah;
-        float eh = split12(e), ee = e - eh;
-        float m = ah * eh + ((((ah * ee + al * eh) + al * ee)) + a * el);
+        float m = e + el; /* alpha 1 */
+        if (mode != ALPHA_IS_1) {
+            float ah = split12(a), al = a - ah;
+            float eh = split12(e), ee = e - eh;
+            float ma = ah * eh + ((((ah * ee + al * eh) + al * ee)) + a * el);
+            m = mode == ALPHAS && a == 1.0f ? m : ma;
+        }
         /* b = k + 1 in [-288, 1] as b1 + b2 + b3, each in [-126, 1]. */
         /* Unsigned arithmetic: a NaN's k is any value, and must not overflow. */
         int32_t b = (int32_t)(kb + 1u);
@@ -284,7 +295,7 @@ static inline void FN(derivative32f_body)(float *RESTRICT out, const float *REST
         float f2 = from_bits32((b2 + 127u) << 23);
         float f3 = from_bits32(((uint32_t)b3 + 127u) << 23);
         m = ((m * f1) * f2) * f3;
-        if (tiny) {
+        if (tiny && mode != ALPHA_IS_1) {
             /* alpha below 2**-100: the halves' products would underflow. The
              * result is 0 unless exp(x) >= 2**-50, where f1 = f2 = 1 and
              * (e + el) * f3 = exp(x) is normal: alpha * exp(x), rounded once. */
@@ -303,21 +314,23 @@ static void FN(derivative32f)(float *RESTRICT out, const float *RESTRICT in,
 {
     int tiny = 0;
     if (astep == 0) { /* one alpha: its halves are computed once */
-        tiny = (alpha[0] < 0x1p-100f) & (alpha[0] > -0x1p-100f);
-        if (tiny) {
-            FN(derivative32f_body)(out, in, alpha, 0, n, 1);
+        if (alpha[0] == 1.0f) {
+            FN(derivative32f_body)(out, in, alpha, ALPHA_IS_1, n, 0);
+        }
+        else if ((alpha[0] < 0x1p-100f) & (alpha[0] > -0x1p-100f)) {
+            FN(derivative32f_body)(out, in, alpha, ALPHA_SCALAR, n, 1);
         }
         else {
-            FN(derivative32f_body)(out, in, alpha, 0, n, 0);
+            FN(derivative32f_body)(out, in, alpha, ALPHA_SCALAR, n, 0);
         }
         return;
     }
     for (npy_intp i = 0; i < n; i++) tiny |= (alpha[i] < 0x1p-100f) & (alpha[i] > -0x1p-100f);
     if (tiny) {
-        FN(derivative32f_body)(out, in, alpha, 1, n, 1);
+        FN(derivative32f_body)(out, in, alpha, ALPHAS, n, 1);
     }
     else {
-        FN(derivative32f_body)(out, in, alpha, 1, n, 0);
+        FN(derivative32f_body)(out, in, alpha, ALPHAS, n, 0);
     }
 }
 

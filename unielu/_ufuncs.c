@@ -97,6 +97,11 @@ struct kernels {
     void (*stream)(char *, const char *, size_t);
 };
 
+/* How a float32 block function gets alpha: one value equal to 1 (nothing to
+ * multiply), one other value (its halves split once), or one per element. An
+ * element's bits do not depend on the mode: alpha 1 takes the same sum in each. */
+enum alpha_mode { ALPHA_IS_1, ALPHA_SCALAR, ALPHAS };
+
 /* ---- one copy of the kernels per SIMD level ---------------------------- */
 
 #if defined(__x86_64__) || defined(_M_X64)
