@@ -68,44 +68,45 @@ def test_the_kernel_in_use_is_reported():
         assert text == f"compiled ufunc, SIMD {numpy_backend._ufuncs.simd_level()}"
 
 
+@pytest.mark.parametrize("alpha", [1.0, 1.7])
 @pytest.mark.parametrize("func", FUNCS)
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_same_bits_however_split_or_laid_out(path, monkeypatch, dtype, func):
+def test_same_bits_however_split_or_laid_out(path, monkeypatch, dtype, func, alpha):
     f = getattr(unielu, func)
     n = 2 * numpy_backend.PARALLEL_MIN + 37
     x = _data(n + 16, dtype)
-    reference = f(x[:n].copy(), 1.7)  # one call, default threads
+    reference = f(x[:n].copy(), alpha)  # one call, default threads
     ref = _bits(reference)
     # Every element alone through the small path, and slices split at odd points.
     for start, stop in [(0, 1), (5, 4000), (n - 3, n), (1000, numpy_backend.PARALLEL_MIN + 999)]:
-        np.testing.assert_array_equal(_bits(f(x[start:stop].copy(), 1.7)), ref[start:stop])
+        np.testing.assert_array_equal(_bits(f(x[start:stop].copy(), alpha)), ref[start:stop])
     # Thread counts: one, two, three, many.
     for threads in ("1", "2", "3", "8"):
         monkeypatch.setenv("UNIELU_NUM_THREADS", threads)
-        _assert_same_bits(f(x[:n], 1.7), reference)
+        _assert_same_bits(f(x[:n], alpha), reference)
     monkeypatch.delenv("UNIELU_NUM_THREADS")
     # Alignment: each offset 0-8 elements into a larger allocation.
     for offset in range(9):
         buffer = np.zeros(n + 9, dtype=x.dtype)
         buffer[offset : offset + n] = x[:n]
-        _assert_same_bits(f(buffer[offset : offset + n], 1.7), reference)
+        _assert_same_bits(f(buffer[offset : offset + n], alpha), reference)
         out = np.zeros(n + 9, dtype=x.dtype)[offset : offset + n]
-        f(x[:n], 1.7, out=out)
+        f(x[:n], alpha, out=out)
         _assert_same_bits(out, reference)
     # Negative strides, Fortran order, transposed, out= a strided view.
-    _assert_same_bits(f(x[:n][::-1], 1.7)[::-1], reference)
+    _assert_same_bits(f(x[:n][::-1], alpha)[::-1], reference)
     m = n - n % 9
     square = x[:m].reshape(-1, 9)
-    _assert_same_bits(f(np.asfortranarray(square), 1.7).ravel(order="C"), reference[:m])
-    _assert_same_bits(f(square.T, 1.7).T.ravel(), reference[:m])
-    _assert_same_bits(f(square[:, ::2], 1.7), reference[:m].reshape(-1, 9)[:, ::2])
+    _assert_same_bits(f(np.asfortranarray(square), alpha).ravel(order="C"), reference[:m])
+    _assert_same_bits(f(square.T, alpha).T.ravel(), reference[:m])
+    _assert_same_bits(f(square[:, ::2], alpha), reference[:m].reshape(-1, 9)[:, ::2])
     big = np.zeros((n, 2), dtype=x.dtype)
     out = big[:, 1]
-    assert f(x[:n], 1.7, out=out) is out
+    assert f(x[:n], alpha, out=out) is out
     _assert_same_bits(out, reference)
     # In place.
     inplace = x[:n].copy()
-    f(inplace, 1.7, out=inplace)
+    f(inplace, alpha, out=inplace)
     _assert_same_bits(inplace, reference)
 
 
@@ -121,13 +122,40 @@ def test_every_simd_level_gives_the_same_bits(dtype, func):
     try:
         for level in ufuncs.simd_levels():
             assert ufuncs.set_simd_level(level) == level
-            results[level] = (f(x, 1.7), f(x, 0.5), f(x[::-3], 3.0))
+            results[level] = (f(x, 1.7), f(x, 0.5), f(x[::-3], 3.0), f(x, 1.0))
     finally:
         ufuncs.set_simd_level(before)
     first = next(iter(results.values()))
     for got in results.values():
         for a, b in zip(got, first, strict=True):
             _assert_same_bits(a, b)
+
+
+@pytest.mark.parametrize("func", FUNCS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_alpha_one_same_bits_as_a_number_an_array_or_mixed(path, dtype, func):
+    # The float32 loops skip the product for alpha 1 (a number); an array
+    # holding 1 must give those bits too, element by element.
+    f = getattr(unielu, func)
+    # Tiny values, and float32 values near a tie where alpha 1's sum and the
+    # product with alpha's halves round to different neighbours.
+    tiny = [-1e-40, -(2.0**-40), -(2.0**-30), -1e-45, -1e-310, -5.9597372e-08, -2.9802326e-08]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tiny values flush in the half precisions
+        extra = np.array(tiny, dtype=numpy_dtype(dtype))
+    x = np.concatenate([_data(3000, dtype), extra, grid(dtype).astype(numpy_dtype(dtype))])
+    ones = f(x, 1.0)
+    _assert_same_bits(f(x, np.ones(x.shape, dtype=_alpha_dtype(dtype))), ones)
+    mixed = np.resize(np.array([1.0, 1.7, 1.0, 0.5, 1e-70]), x.shape).astype(_alpha_dtype(dtype))
+    got = f(x, mixed)
+    for value in (1.0, 1.7, 0.5):
+        where = mixed == mixed.dtype.type(value)
+        _assert_same_bits(got[where], f(x, float(mixed[where][0]))[where])
+
+
+def _alpha_dtype(dtype: str) -> str:
+    """An alpha array's dtype that the kernel takes as is (float32 for the half precisions)."""
+    return "float64" if dtype == "float64" else "float32"
 
 
 @compiled

@@ -163,11 +163,13 @@ static void FN(derivative32)(double *RESTRICT buf, const double *RESTRICT alpha,
  * and alpha * (e + el) by the exact product of 12-bit halves (split with a
  * mask of the significand bits), so that the result is rounded once, up to
  * terms ~2**-24 of the low part. */
-static inline void FN(elu32f_body)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n,
+static inline void FN(elu32f_body)(float *RESTRICT out, const float *RESTRICT in,
+                                   const float *RESTRICT alpha, const int mode, npy_intp n,
                                    const int tiny)
 {
     for (npy_intp i = 0; i < n; i++) {
-        float x = buf[i];
+        float x = in[i];
+        const float a = alpha[mode == ALPHAS ? i : 0];
         /* Below -18, expm1 is -1 after rounding to float32 (alpha * it too). */
         float xc = x < -18.0f ? -18.0f : x;
         xc = xc > 0.0f ? 0.0f : xc;
@@ -193,33 +195,50 @@ static inline void FN(elu32f_body)(float *RESTRICT buf, const float *RESTRICT al
         float sp = scale * p;                       /* exact */
         float e = s + sp;                           /* Fast2Sum(s, sp): |s| >= |sp| or s = 0 */
         float el = ((sp - (e - s)) + sl) + scale * pl;
-        float ah = split12(alpha[i]), al = alpha[i] - ah;
-        float eh = split12(e), ee = e - eh;
-        float y = ah * eh + ((((ah * ee + al * eh) + al * ee)) + alpha[i] * el);
-        if (tiny) {
-            /* Tiny results (a tiny alpha or x): the halves' products could
-             * underflow; alpha 0 gives -0.0 here, as alpha * expm1(x) does
-             * (the sum above, +0.0). */
-            y = y > -0x1p-100f ? alpha[i] * (e + el) : y;
+        float y = e + el; /* alpha 1 */
+        if (mode != ALPHA_IS_1) {
+            float ah = split12(a), al = a - ah;
+            float eh = split12(e), ee = e - eh;
+            float ya = ah * eh + ((((ah * ee + al * eh) + al * ee)) + a * el);
+            if (tiny) {
+                /* Tiny results (a tiny alpha or x): the halves' products could
+                 * underflow; alpha 0 gives -0.0 here, as alpha * expm1(x) does
+                 * (the sum above, +0.0). */
+                ya = ya > -0x1p-100f ? a * (e + el) : ya;
+            }
+            y = mode == ALPHAS && a == 1.0f ? y : ya;
         }
-        buf[i] = x < 0.0f ? y : x;
+        out[i] = x < 0.0f ? y : x;
     }
 }
 
 /* The tiny-result select only in blocks that may have one: elsewhere
  * (alpha >= 2**-60, x <= -2**-39 or x >= 0) |y| >= 2**-100, which the select
  * keeps, so each element's bits are the same either way. */
-static void FN(elu32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
+static void FN(elu32f)(float *RESTRICT out, const float *RESTRICT in, const float *RESTRICT alpha,
+                       npy_intp astep, npy_intp n)
 {
-    int tiny = 0;
-    for (npy_intp i = 0; i < n; i++) {
-        tiny |= (alpha[i] < 0x1p-60f) | ((buf[i] < 0.0f) & (buf[i] > -0x1p-39f));
+    if (astep == 0 && alpha[0] == 1.0f) {
+        FN(elu32f_body)(out, in, alpha, ALPHA_IS_1, n, 0);
+        return;
     }
+    int tiny = 0;
+    for (npy_intp i = 0; i < n; i++) tiny |= (in[i] < 0.0f) & (in[i] > -0x1p-39f);
+    if (astep == 0) { /* one alpha: its halves are computed once */
+        if (tiny | (alpha[0] < 0x1p-60f)) {
+            FN(elu32f_body)(out, in, alpha, ALPHA_SCALAR, n, 1);
+        }
+        else {
+            FN(elu32f_body)(out, in, alpha, ALPHA_SCALAR, n, 0);
+        }
+        return;
+    }
+    for (npy_intp i = 0; i < n; i++) tiny |= alpha[i] < 0x1p-60f;
     if (tiny) {
-        FN(elu32f_body)(buf, alpha, n, 1);
+        FN(elu32f_body)(out, in, alpha, ALPHAS, n, 1);
     }
     else {
-        FN(elu32f_body)(buf, alpha, n, 0);
+        FN(elu32f_body)(out, in, alpha, ALPHAS, n, 0);
     }
 }
 
@@ -228,11 +247,13 @@ static void FN(elu32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_int
  * three exact steps 2**b1 * 2**b2 * 2**b3, every factor a normal float32 and
  * the last one the only one that can make the result subnormal: rounded once
  * where exp(x) alone is subnormal and alpha large. */
-static inline void FN(derivative32f_body)(float *RESTRICT buf, const float *RESTRICT alpha,
+static inline void FN(derivative32f_body)(float *RESTRICT out, const float *RESTRICT in,
+                                          const float *RESTRICT alpha, const int mode,
                                           npy_intp n, const int tiny)
 {
     for (npy_intp i = 0; i < n; i++) {
-        float x = buf[i];
+        float x = in[i];
+        const float a = alpha[mode == ALPHAS ? i : 0];
         /* Below -200, alpha * exp(x) < 2**-150 for every finite float32 alpha. */
         float xc = x < -200.0f ? -200.0f : x;
         xc = xc > 0.0f ? 0.0f : xc;
@@ -256,9 +277,13 @@ static inline void FN(derivative32f_body)(float *RESTRICT buf, const float *REST
         float el = (p - (e - 1.0f)) + pl;
         e = 0.5f * e;
         el = 0.5f * el;
-        float ah = split12(alpha[i]), al = alpha[i] - ah;
-        float eh = split12(e), ee = e - eh;
-        float m = ah * eh + ((((ah * ee + al * eh) + al * ee)) + alpha[i] * el);
+        float m = e + el; /* alpha 1 */
+        if (mode != ALPHA_IS_1) {
+            float ah = split12(a), al = a - ah;
+            float eh = split12(e), ee = e - eh;
+            float ma = ah * eh + ((((ah * ee + al * eh) + al * ee)) + a * el);
+            m = mode == ALPHAS && a == 1.0f ? m : ma;
+        }
         /* b = k + 1 in [-288, 1] as b1 + b2 + b3, each in [-126, 1]. */
         /* Unsigned arithmetic: a NaN's k is any value, and must not overflow. */
         int32_t b = (int32_t)(kb + 1u);
@@ -270,29 +295,42 @@ static inline void FN(derivative32f_body)(float *RESTRICT buf, const float *REST
         float f2 = from_bits32((b2 + 127u) << 23);
         float f3 = from_bits32(((uint32_t)b3 + 127u) << 23);
         m = ((m * f1) * f2) * f3;
-        if (tiny) {
+        if (tiny && mode != ALPHA_IS_1) {
             /* alpha below 2**-100: the halves' products would underflow. The
              * result is 0 unless exp(x) >= 2**-50, where f1 = f2 = 1 and
              * (e + el) * f3 = exp(x) is normal: alpha * exp(x), rounded once. */
-            float mt = alpha[i] * ((e + el) * f3);
+            float mt = a * ((e + el) * f3);
             /* |alpha|: a negative array alpha, applied as written, is not tiny. */
-            m = (alpha[i] < 0x1p-100f) & (alpha[i] > -0x1p-100f) ? mt : m;
+            m = (a < 0x1p-100f) & (a > -0x1p-100f) ? mt : m;
         }
-        buf[i] = x > 0.0f ? 1.0f : m;
+        out[i] = x > 0.0f ? 1.0f : m;
     }
 }
 
 /* The tiny-alpha select only in blocks that have one: each element's bits are
  * the same either way (the select keeps m for every other alpha). */
-static void FN(derivative32f)(float *RESTRICT buf, const float *RESTRICT alpha, npy_intp n)
+static void FN(derivative32f)(float *RESTRICT out, const float *RESTRICT in,
+                              const float *RESTRICT alpha, npy_intp astep, npy_intp n)
 {
     int tiny = 0;
+    if (astep == 0) { /* one alpha: its halves are computed once */
+        if (alpha[0] == 1.0f) {
+            FN(derivative32f_body)(out, in, alpha, ALPHA_IS_1, n, 0);
+        }
+        else if ((alpha[0] < 0x1p-100f) & (alpha[0] > -0x1p-100f)) {
+            FN(derivative32f_body)(out, in, alpha, ALPHA_SCALAR, n, 1);
+        }
+        else {
+            FN(derivative32f_body)(out, in, alpha, ALPHA_SCALAR, n, 0);
+        }
+        return;
+    }
     for (npy_intp i = 0; i < n; i++) tiny |= (alpha[i] < 0x1p-100f) & (alpha[i] > -0x1p-100f);
     if (tiny) {
-        FN(derivative32f_body)(buf, alpha, n, 1);
+        FN(derivative32f_body)(out, in, alpha, ALPHAS, n, 1);
     }
     else {
-        FN(derivative32f_body)(buf, alpha, n, 0);
+        FN(derivative32f_body)(out, in, alpha, ALPHAS, n, 0);
     }
 }
 
@@ -341,9 +379,25 @@ static void FN(store64)(char *dst, npy_intp step, const double *buf, npy_intp n)
     }
 }
 
+/* n bytes (a multiple of 4) from buf to dst (4-byte aligned) with streaming
+ * stores where the platform has them. */
+static void FN(stream)(char *dst, const char *buf, size_t n)
+{
+#ifdef STREAM_ONE
+    size_t head = (size_t)((STREAM_WIDTH - ((uintptr_t)dst & (STREAM_WIDTH - 1))) & (STREAM_WIDTH - 1));
+    if (head > n) head = n;
+    memcpy(dst, buf, head);
+    size_t i = head;
+    for (; i + STREAM_WIDTH <= n; i += STREAM_WIDTH) STREAM_ONE(dst + i, buf + i);
+    memcpy(dst + i, buf + i, n - i);
+#else
+    memcpy(dst, buf, n);
+#endif
+}
+
 static const struct kernels FN(kernels) = {
     FN(elu64), FN(derivative64), FN(elu32), FN(derivative32), FN(elu32f), FN(derivative32f),
-    FN(load32), FN(store32), FN(load64), FN(store64),
+    FN(load32), FN(store32), FN(load64), FN(store64), FN(stream),
 };
 
 #undef reduced64

@@ -83,7 +83,7 @@ static inline double from_bits64(uint64_t u)
 }
 
 typedef void (*block_fn)(double *, const double *, npy_intp);
-typedef void (*block_fnf)(float *, const float *, npy_intp);
+typedef void (*block_fnf)(float *, const float *, const float *, npy_intp, npy_intp);
 typedef void (*load_fn)(double *, const char *, npy_intp, npy_intp);
 typedef void (*store_fn)(char *, npy_intp, const double *, npy_intp);
 
@@ -94,13 +94,31 @@ struct kernels {
     store_fn store32;
     load_fn load64;
     store_fn store64;
+    void (*stream)(char *, const char *, size_t);
 };
+
+/* How a float32 block function gets alpha: one value equal to 1 (nothing to
+ * multiply), one other value (its halves split once), or one per element. An
+ * element's bits do not depend on the mode: alpha 1 takes the same sum in each. */
+enum alpha_mode { ALPHA_IS_1, ALPHA_SCALAR, ALPHAS };
 
 /* ---- one copy of the kernels per SIMD level ---------------------------- */
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define UNIELU_STREAM 1
+#endif
+
+/* STREAM_ONE(dst, src): one streaming store of STREAM_WIDTH bytes, dst aligned to it. */
+#ifdef UNIELU_STREAM
+#define STREAM_WIDTH 16
+#define STREAM_ONE(d, s) _mm_stream_si128((__m128i *)(d), _mm_loadu_si128((const __m128i *)(s)))
+#endif
 #define SUFFIX baseline
 #include "_kernel_body.h"
 #undef SUFFIX
+#undef STREAM_WIDTH
+#undef STREAM_ONE
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define UNIELU_X86_LEVELS 1
@@ -111,9 +129,14 @@ struct kernels {
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #endif
+#define STREAM_WIDTH 32
+#define STREAM_ONE(d, s) \
+    _mm256_stream_si256((__m256i *)(d), _mm256_loadu_si256((const __m256i *)(s)))
 #define SUFFIX avx2
 #include "_kernel_body.h"
 #undef SUFFIX
+#undef STREAM_WIDTH
+#undef STREAM_ONE
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -126,9 +149,13 @@ struct kernels {
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx2,fma,prefer-vector-width=512")
 #endif
+#define STREAM_WIDTH 64
+#define STREAM_ONE(d, s) _mm512_stream_si512((void *)(d), _mm512_loadu_si512((const void *)(s)))
 #define SUFFIX avx512
 #include "_kernel_body.h"
 #undef SUFFIX
+#undef STREAM_WIDTH
+#undef STREAM_ONE
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -208,39 +235,16 @@ static void clear_fp_flags(void)
  * non-temporal (streaming) stores on x86-64: they bypass the cache, so the
  * output's lines are not read before being overwritten (as a large memcpy
  * does); not in place, where the lines were just read. Only stores change,
- * not the bits. */
+ * not the bits. Each SIMD level streams with its widest store (FN(stream)). */
 #define STREAM_MIN_BYTES (1 << 20)
-
-#if defined(__x86_64__) || defined(_M_X64)
-#include <emmintrin.h>
-#define UNIELU_STREAM 1
-/* n bytes (a multiple of 4) from buf to dst; dst 4-byte aligned. */
-static void stream_bytes(char *dst, const char *buf, size_t n)
-{
-    size_t head = (size_t)((16u - ((uintptr_t)dst & 15u)) & 15u);
-    if (head > n) head = n;
-    memcpy(dst, buf, head);
-    size_t i = head;
-    for (; i + 16 <= n; i += 16) {
-        __m128i v;
-        memcpy(&v, buf + i, 16);
-        _mm_stream_si128((__m128i *)(dst + i), v);
-    }
-    memcpy(dst + i, buf + i, n - i);
-}
-#endif
 
 /* The block's results into a contiguous output. */
 static void store_block(char *dst, const void *buf, size_t bytes, int stream)
 {
-#ifdef UNIELU_STREAM
     if (stream) {
-        stream_bytes(dst, (const char *)buf, bytes);
+        active->stream(dst, (const char *)buf, bytes);
         return;
     }
-#else
-    (void)stream;
-#endif
     memcpy(dst, buf, bytes);
 }
 
@@ -294,22 +298,27 @@ static void gather32(float *buf, const char *src, npy_intp step, npy_intp m)
 
 static void loop_f32(char **args, const npy_intp *dimensions, const npy_intp *steps, int elu)
 {
-    float buf[BLOCK], abuf[BLOCK];
+    float buf[BLOCK], xbuf[BLOCK], abuf[BLOCK];
     const struct kernels *k = active;
     block_fnf f = elu ? k->elu32f : k->derivative32f;
     npy_intp n = dimensions[0];
     char *x = args[0], *a = args[1], *out = args[2];
     npy_intp sx = steps[0], sa = steps[1], so = steps[2];
     int stream = so == (npy_intp)sizeof(float) && n * so >= STREAM_MIN_BYTES && out != x;
-    if (sa == 0) {
-        float alpha = *(float *)a;
-        for (npy_intp i = 0; i < BLOCK; i++) abuf[i] = alpha;
-    }
+    const float *alpha = sa == 0 ? (const float *)a : abuf;
     for (npy_intp start = 0; start < n; start += BLOCK) {
         npy_intp m = n - start < BLOCK ? n - start : BLOCK;
-        gather32(buf, x + start * sx, sx, m);
+        /* Contiguous x is read where it is; the results go to local scratch
+         * first, so that x may be out (in place) without aliasing. */
+        const float *in = xbuf;
+        if (sx == (npy_intp)sizeof(float)) {
+            in = (const float *)(x + start * sx);
+        }
+        else {
+            gather32(xbuf, x + start * sx, sx, m);
+        }
         if (sa != 0) gather32(abuf, a + start * sa, sa, m);
-        f(buf, abuf, m);
+        f(buf, in, alpha, sa != 0, m);
         if (so == (npy_intp)sizeof(float)) {
             store_block(out + start * so, buf, (size_t)m * sizeof(float), stream);
         }
