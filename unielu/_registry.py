@@ -23,7 +23,6 @@ import ast
 import dataclasses
 import functools
 import importlib
-import importlib.metadata
 import re
 import sys
 from collections.abc import Callable
@@ -153,6 +152,8 @@ class BackendSpec:
         for ``tensorflow``), from the module's ``__version__`` if already imported,
         else from the metadata of the distribution that provides the module.
         """
+        import importlib.metadata  # here, not at import: it costs a third of `import unielu`
+
         found = requirement_floor(self.requirement)
         name = found[0] if found else self.framework
         try:
