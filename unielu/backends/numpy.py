@@ -512,26 +512,37 @@ def _apply_subclass(
 
 def _check_out(out: Any, x: np.ndarray, dtype: np.dtype[Any], func: str) -> bool:
     """Refuse an unusable ``out`` before anything is written; True if out is x (in place)."""
-    wanted = (
-        f"a writeable numpy.ndarray of shape {x.shape} and dtype {dtype} (x itself, for in place)"
-    )
+
+    # The messages are written only when needed: formatting dtypes costs more
+    # than the checks, which the usual out= passes.
+    def wanted() -> str:
+        return (
+            f"a writeable numpy.ndarray of shape {x.shape} and dtype {dtype} "
+            f"(x itself, for in place)"
+        )
+
     if not isinstance(out, np.ndarray):
-        raise out_error(func, "must be a NumPy array", describe(out), wanted, TypeError)
-    got = f"an array of shape {out.shape} and dtype {out.dtype}"
+        raise out_error(func, "must be a NumPy array", describe(out), wanted(), TypeError)
+
+    def got() -> str:
+        return f"an array of shape {out.shape} and dtype {out.dtype}"
+
     if out.dtype != dtype:
         why = f"has dtype {out.dtype}, but an input of dtype {x.dtype} gives {dtype}"
-        raise out_error(func, why, got, wanted, TypeError)
+        raise out_error(func, why, got(), wanted(), TypeError)
     if out.shape != x.shape:
-        raise out_error(func, f"must have the shape of 'x' {x.shape}", got, wanted)
+        raise out_error(func, f"must have the shape of 'x' {x.shape}", got(), wanted())
     if not out.flags.writeable:
-        raise out_error(func, "is read-only", got, wanted)
+        raise out_error(func, "is read-only", got(), wanted())
 
     def layout(a: np.ndarray) -> tuple[int, tuple[int, ...], tuple[int, ...], int]:
         return a.__array_interface__["data"][0], a.shape, a.strides, a.itemsize
 
     contiguous = out.flags.c_contiguous or out.flags.f_contiguous  # no element shares memory
     if not contiguous or np.may_share_memory(x, out):  # bounds only: cheap
-        return check_out_layout(func, layout(out), [layout(x)], got, wanted, x.dtype == out.dtype)
+        return check_out_layout(
+            func, layout(out), [layout(x)], got(), wanted(), x.dtype == out.dtype
+        )
     return False
 
 
