@@ -379,25 +379,9 @@ static void FN(store64)(char *dst, npy_intp step, const double *buf, npy_intp n)
     }
 }
 
-/* n bytes (a multiple of 4) from buf to dst (4-byte aligned) with streaming
- * stores where the platform has them. */
-static void FN(stream)(char *dst, const char *buf, size_t n)
-{
-#ifdef STREAM_ONE
-    size_t head = (size_t)((STREAM_WIDTH - ((uintptr_t)dst & (STREAM_WIDTH - 1))) & (STREAM_WIDTH - 1));
-    if (head > n) head = n;
-    memcpy(dst, buf, head);
-    size_t i = head;
-    for (; i + STREAM_WIDTH <= n; i += STREAM_WIDTH) STREAM_ONE(dst + i, buf + i);
-    memcpy(dst + i, buf + i, n - i);
-#else
-    memcpy(dst, buf, n);
-#endif
-}
-
 static const struct kernels FN(kernels) = {
     FN(elu64), FN(derivative64), FN(elu32), FN(derivative32), FN(elu32f), FN(derivative32f),
-    FN(load32), FN(store32), FN(load64), FN(store64), FN(stream),
+    FN(load32), FN(store32), FN(load64), FN(store64),
 };
 
 #undef reduced64

@@ -94,7 +94,6 @@ struct kernels {
     store_fn store32;
     load_fn load64;
     store_fn store64;
-    void (*stream)(char *, const char *, size_t);
 };
 
 /* How a float32 block function gets alpha: one value equal to 1 (nothing to
@@ -104,21 +103,9 @@ enum alpha_mode { ALPHA_IS_1, ALPHA_SCALAR, ALPHAS };
 
 /* ---- one copy of the kernels per SIMD level ---------------------------- */
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#define UNIELU_STREAM 1
-#endif
-
-/* STREAM_ONE(dst, src): one streaming store of STREAM_WIDTH bytes, dst aligned to it. */
-#ifdef UNIELU_STREAM
-#define STREAM_WIDTH 16
-#define STREAM_ONE(d, s) _mm_stream_si128((__m128i *)(d), _mm_loadu_si128((const __m128i *)(s)))
-#endif
 #define SUFFIX baseline
 #include "_kernel_body.h"
 #undef SUFFIX
-#undef STREAM_WIDTH
-#undef STREAM_ONE
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define UNIELU_X86_LEVELS 1
@@ -129,14 +116,9 @@ enum alpha_mode { ALPHA_IS_1, ALPHA_SCALAR, ALPHAS };
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #endif
-#define STREAM_WIDTH 32
-#define STREAM_ONE(d, s) \
-    _mm256_stream_si256((__m256i *)(d), _mm256_loadu_si256((const __m256i *)(s)))
 #define SUFFIX avx2
 #include "_kernel_body.h"
 #undef SUFFIX
-#undef STREAM_WIDTH
-#undef STREAM_ONE
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -149,13 +131,9 @@ enum alpha_mode { ALPHA_IS_1, ALPHA_SCALAR, ALPHAS };
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx2,fma,prefer-vector-width=512")
 #endif
-#define STREAM_WIDTH 64
-#define STREAM_ONE(d, s) _mm512_stream_si512((void *)(d), _mm512_loadu_si512((const void *)(s)))
 #define SUFFIX avx512
 #include "_kernel_body.h"
 #undef SUFFIX
-#undef STREAM_WIDTH
-#undef STREAM_ONE
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -231,31 +209,10 @@ static void clear_fp_flags(void)
     feclearexcept(FE_ALL_EXCEPT);
 }
 
-/* Contiguous outputs larger than this many bytes are written with
- * non-temporal (streaming) stores on x86-64: they bypass the cache, so the
- * output's lines are not read before being overwritten (as a large memcpy
- * does); not in place, where the lines were just read. Only stores change,
- * not the bits. Each SIMD level streams with its widest store (FN(stream)). */
-#define STREAM_MIN_BYTES (1 << 20)
-
-/* The block's results into a contiguous output. */
-static void store_block(char *dst, const void *buf, size_t bytes, int stream)
-{
-    if (stream) {
-        active->stream(dst, (const char *)buf, bytes);
-        return;
-    }
-    memcpy(dst, buf, bytes);
-}
-
-static void end_stream(int stream)
-{
-#ifdef UNIELU_STREAM
-    if (stream) _mm_sfence(); /* streaming stores are visible to other threads after this */
-#else
-    (void)stream;
-#endif
-}
+/* Results are written with ordinary stores, which keep them in cache for
+ * whatever reads them next. Streaming (non-temporal) stores were measured
+ * slower into new memory, where each store to a fresh page faults, which is
+ * where unielu's results mostly go (docs/backends/numpy.rst). */
 
 static void loop_f64(char **args, const npy_intp *dimensions, const npy_intp *steps, int elu)
 {
@@ -265,7 +222,6 @@ static void loop_f64(char **args, const npy_intp *dimensions, const npy_intp *st
     npy_intp n = dimensions[0];
     char *x = args[0], *a = args[1], *out = args[2];
     npy_intp sx = steps[0], sa = steps[1], so = steps[2];
-    int stream = so == (npy_intp)sizeof(double) && n * so >= STREAM_MIN_BYTES && out != x;
     if (sa == 0) {
         double alpha = *(double *)a;
         for (npy_intp i = 0; i < BLOCK; i++) abuf[i] = alpha;
@@ -275,14 +231,8 @@ static void loop_f64(char **args, const npy_intp *dimensions, const npy_intp *st
         k->load64(buf, x + start * sx, sx, m);
         if (sa != 0) k->load64(abuf, a + start * sa, sa, m);
         f(buf, abuf, m);
-        if (stream) {
-            store_block(out + start * so, buf, (size_t)m * sizeof(double), 1);
-        }
-        else {
-            k->store64(out + start * so, so, buf, m);
-        }
+        k->store64(out + start * so, so, buf, m);
     }
-    end_stream(stream);
     clear_fp_flags();
 }
 
@@ -304,8 +254,10 @@ static void loop_f32(char **args, const npy_intp *dimensions, const npy_intp *st
     npy_intp n = dimensions[0];
     char *x = args[0], *a = args[1], *out = args[2];
     npy_intp sx = steps[0], sa = steps[1], so = steps[2];
-    int stream = so == (npy_intp)sizeof(float) && n * so >= STREAM_MIN_BYTES && out != x;
     const float *alpha = sa == 0 ? (const float *)a : abuf;
+    /* A contiguous, aligned out that is not x is written directly: NumPy hands
+     * a loop either the very input (in place) or memory that overlaps no input. */
+    int direct = so == (npy_intp)sizeof(float) && out != x && ((uintptr_t)out % sizeof(float)) == 0;
     for (npy_intp start = 0; start < n; start += BLOCK) {
         npy_intp m = n - start < BLOCK ? n - start : BLOCK;
         /* Contiguous x is read where it is; the results go to local scratch
@@ -318,15 +270,18 @@ static void loop_f32(char **args, const npy_intp *dimensions, const npy_intp *st
             gather32(xbuf, x + start * sx, sx, m);
         }
         if (sa != 0) gather32(abuf, a + start * sa, sa, m);
+        if (direct) {
+            f((float *)(out + start * so), in, alpha, sa != 0, m);
+            continue;
+        }
         f(buf, in, alpha, sa != 0, m);
         if (so == (npy_intp)sizeof(float)) {
-            store_block(out + start * so, buf, (size_t)m * sizeof(float), stream);
+            memcpy(out + start * so, buf, (size_t)m * sizeof(float));
         }
         else {
             for (npy_intp i = 0; i < m; i++) memcpy(out + (start + i) * so, buf + i, sizeof(float));
         }
     }
-    end_stream(stream);
     clear_fp_flags();
 }
 
