@@ -75,7 +75,8 @@ def test_numpy_threads_only_for_fewer_blocks_than_threads(
 
 def test_one_thread_does_not_outlive_a_block(backend, pool_calls):
     # The synchronous scheduler runs the blocks on this very thread.
-    x = backend.da.from_array(np.ones(4 * numpy_backend.PARALLEL_MIN, np.float32), chunks=2**19)
+    n = numpy_backend.PARALLEL_MIN  # blocks large enough to be split, were they alone
+    x = backend.da.from_array(np.ones(4 * n, np.float32), chunks=n)
     unielu.elu(x, 1.0).compute(scheduler="sync")
     assert pool_calls == [] and numpy_backend.num_threads() == 2
     unielu.elu(x.compute(), 1.0)

@@ -13,6 +13,7 @@ comes from that backend's test adapter (``tests/adapters/<name>.py``), which
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import json
@@ -31,7 +32,7 @@ import numpy as np
 
 import unielu
 from unielu._registry import get_spec, registry
-from unielu.backends.numpy import PARALLEL_MIN, _executor, _pieces, num_threads
+from unielu.backends.numpy import PARALLEL_MIN, _pieces, num_threads, run_split
 from unielu.backends.numpy import kernel as numpy_kernel
 
 FULL = {"sizes": (16, 10**3, 10**5, 10**7), "dtypes": ("float32", "float64"), "alphas": (1.0, 1.7)}
@@ -257,15 +258,8 @@ def _threaded_copy(x: np.ndarray, out: np.ndarray) -> Callable[[], None]:
     threads = num_threads() if x.size >= PARALLEL_MIN else 1
     if threads == 1:
         return lambda: np.copyto(out, x)
-    pieces = _pieces(x, 1.0, out, threads)
-    pool = _executor(threads)
-
-    def copy() -> None:
-        jobs = [pool.submit(np.copyto, o, i) for i, _, o in pieces]
-        for job in jobs:
-            job.result()
-
-    return copy
+    calls = [functools.partial(np.copyto, o, i) for i, _, o in _pieces(x, 1.0, out, threads)]
+    return lambda: run_split(calls)
 
 
 def _fastest(
