@@ -148,3 +148,37 @@ def test_the_readme_code_fits_the_formatter_line():
     blocks = re.findall(r"```python\n(.*?)```", (root / "README.md").read_text(), re.DOTALL)
     long = [line for block in blocks for line in block.splitlines() if len(line) > limit]
     assert blocks and not long, long
+
+
+def test_one_stride_views_overlap_exactly():
+    # unielu/_checks.py decides 1-d views with one stride (buf[::2] against
+    # buf[1::2]) by arithmetic, at any size: the same answer as comparing every
+    # pair of elements, for forward and backward strides and mixed item sizes.
+    from unielu._checks import overlap
+
+    def brute(a, b):
+        def spans(layout):
+            ptr, (n,), (step,), size = layout
+            return [(ptr + i * step, ptr + i * step + size) for i in range(n)]
+
+        pairs = ((x, y) for x in spans(a) for y in spans(b))
+        return any(x[0] < y[1] and y[0] < x[1] for x, y in pairs)
+
+    checked = 0
+    for step in (-12, -8, -4, -3, 4, 5, 8, 12):
+        for size_a, size_b in ((4, 4), (2, 4), (4, 1), (8, 4)):
+            for shift in range(-9, 10):
+                for na, nb in ((1, 1), (3, 5), (6, 2)):
+                    a = (1000, (na,), (step,), size_a)
+                    b = (1000 + shift, (nb,), (step,), size_b)
+                    if overlap(a, b) == "same":
+                        continue
+                    assert (overlap(a, b) == "partial") == brute(a, b), (a, b)
+                    checked += 1
+    assert checked > 1500
+    # Interleaved halves of a buffer larger than element-by-element checks go.
+    buf = np.zeros(2**22, np.float32)
+    x, out = buf[::2], buf[1::2]
+    x[:] = -1.0
+    assert unielu.elu(x, 1.0, out=out) is out
+    np.testing.assert_array_equal(out, np.float32(np.expm1(np.float32(-1.0))))

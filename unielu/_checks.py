@@ -82,6 +82,21 @@ def _offsets(layout: Layout) -> Any:
     return offsets
 
 
+def _progressions(a: Layout, b: Layout) -> str | None:
+    """Two 1-d layouts with one stride (x = buf[::2], out = buf[1::2], at any
+    size), exactly and at once: ``"partial"``, ``"disjoint"``, or None for others."""
+    if len(a[1]) != 1 or len(b[1]) != 1 or a[2][0] != b[2][0] or a[2][0] == 0:
+        return None
+    (pa, (na,), (step,), ia), (pb, (nb,), _, ib) = a, b
+    if step < 0:  # the same elements, walked forwards
+        pa, pb, step = pa + (na - 1) * step, pb + (nb - 1) * step, -step
+    # Element i of a and element j of b share bytes iff -ib < d + m*step < ia,
+    # with d = pb - pa and m = j - i in [-(na - 1), nb - 1].
+    d = pb - pa
+    m = max((-ib - d) // step + 1, -(na - 1))  # the smallest m above the lower bound
+    return "partial" if m <= nb - 1 and d + m * step < ia else "disjoint"
+
+
 def overlap(a: Layout, b: Layout) -> str:
     """``"disjoint"``, ``"same"`` (same elements: in place) or ``"partial"``."""
     if any(n == 0 for n in a[1]) or any(n == 0 for n in b[1]):
@@ -97,6 +112,9 @@ def overlap(a: Layout, b: Layout) -> str:
     )
     if same:
         return "same"
+    line = _progressions(a, b)
+    if line is not None:
+        return line
     if math.prod(a[1]) + math.prod(b[1]) > _ENUMERATE_MAX:
         return "partial"  # their bounds overlap: taken as overlapping
     # Interleaved views of one buffer (x = buf[::2], out = buf[1::2]) are disjoint.
