@@ -249,7 +249,7 @@ static void FN(elu32f)(float *RESTRICT out, const float *RESTRICT in, const floa
  * where exp(x) alone is subnormal and alpha large. */
 static inline void FN(derivative32f_body)(float *RESTRICT out, const float *RESTRICT in,
                                           const float *RESTRICT alpha, const int mode,
-                                          npy_intp n, const int tiny)
+                                          npy_intp n, const int tiny, const int deep)
 {
     for (npy_intp i = 0; i < n; i++) {
         float x = in[i];
@@ -288,13 +288,18 @@ static inline void FN(derivative32f_body)(float *RESTRICT out, const float *REST
         /* Unsigned arithmetic: a NaN's k is any value, and must not overflow. */
         int32_t b = (int32_t)(kb + 1u);
         int32_t b3 = b < -126 ? -126 : b;
-        int32_t rest = (int32_t)((uint32_t)b - (uint32_t)b3); /* [-162, 0] */
-        int32_t b1 = rest < -126 ? -126 : rest;
-        uint32_t b2 = (uint32_t)rest - (uint32_t)b1;          /* [-36, 0] */
-        float f1 = from_bits32(((uint32_t)b1 + 127u) << 23);
-        float f2 = from_bits32((b2 + 127u) << 23);
         float f3 = from_bits32(((uint32_t)b3 + 127u) << 23);
-        m = ((m * f1) * f2) * f3;
+        if (deep) {
+            int32_t rest = (int32_t)((uint32_t)b - (uint32_t)b3); /* [-162, 0] */
+            int32_t b1 = rest < -126 ? -126 : rest;
+            uint32_t b2 = (uint32_t)rest - (uint32_t)b1;          /* [-36, 0] */
+            float f1 = from_bits32(((uint32_t)b1 + 127u) << 23);
+            float f2 = from_bits32((b2 + 127u) << 23);
+            m = ((m * f1) * f2) * f3;
+        }
+        else { /* every x >= -87: b >= -126, so f1 = f2 = 1, exactly */
+            m = m * f3;
+        }
         if (tiny && mode != ALPHA_IS_1) {
             /* alpha below 2**-100: the halves' products would underflow. The
              * result is 0 unless exp(x) >= 2**-50, where f1 = f2 = 1 and
@@ -312,25 +317,36 @@ static inline void FN(derivative32f_body)(float *RESTRICT out, const float *REST
 static void FN(derivative32f)(float *RESTRICT out, const float *RESTRICT in,
                               const float *RESTRICT alpha, npy_intp astep, npy_intp n)
 {
-    int tiny = 0;
+    int tiny = 0, deep = 0;
     if (astep == 0) { /* one alpha: its halves are computed once */
+        /* The three-step scaling only in blocks that need it (an x below -87,
+         * or NaN): elsewhere its first two factors are 1, the same bits. */
+        for (npy_intp i = 0; i < n; i++) deep |= !(in[i] >= -87.0f);
         if (alpha[0] == 1.0f) {
-            FN(derivative32f_body)(out, in, alpha, ALPHA_IS_1, n, 0);
+            if (deep) {
+                FN(derivative32f_body)(out, in, alpha, ALPHA_IS_1, n, 0, 1);
+            }
+            else {
+                FN(derivative32f_body)(out, in, alpha, ALPHA_IS_1, n, 0, 0);
+            }
         }
         else if ((alpha[0] < 0x1p-100f) & (alpha[0] > -0x1p-100f)) {
-            FN(derivative32f_body)(out, in, alpha, ALPHA_SCALAR, n, 1);
+            FN(derivative32f_body)(out, in, alpha, ALPHA_SCALAR, n, 1, 1);
+        }
+        else if (deep) {
+            FN(derivative32f_body)(out, in, alpha, ALPHA_SCALAR, n, 0, 1);
         }
         else {
-            FN(derivative32f_body)(out, in, alpha, ALPHA_SCALAR, n, 0);
+            FN(derivative32f_body)(out, in, alpha, ALPHA_SCALAR, n, 0, 0);
         }
         return;
     }
     for (npy_intp i = 0; i < n; i++) tiny |= (alpha[i] < 0x1p-100f) & (alpha[i] > -0x1p-100f);
     if (tiny) {
-        FN(derivative32f_body)(out, in, alpha, ALPHAS, n, 1);
+        FN(derivative32f_body)(out, in, alpha, ALPHAS, n, 1, 1);
     }
     else {
-        FN(derivative32f_body)(out, in, alpha, ALPHAS, n, 0);
+        FN(derivative32f_body)(out, in, alpha, ALPHAS, n, 0, 1);
     }
 }
 
