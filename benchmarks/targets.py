@@ -33,13 +33,13 @@ class Target:
 TARGETS = [
     Target("numpy-vs-plain-1e7", "NumPy >= 6x faster than the plain formula at 1e7 float32",
            1 / 6, "numpy.plain", 10**7,
-           why_missed="moves with the machine's memory: the plain formula's six full passes took "
-           "63 ms in one run and 119 ms in another, unielu 14 and 15.7 ms (0.21x and 0.13x)"),
+           why_missed="each elu result is new memory, and right after the plain formula (whose "
+           "temporaries go back to the system) its page faults cost more; " + NOISE),
     Target("numpy-vs-copyto-1e7", "NumPy within 2x of np.copyto at 1e7 float32", 2.0,
            "numpy.copyto", 10**7,
            why_missed="elu allocates its output: first-touch page faults that np.copyto into an "
            "existing array does not pay (compare the x.copy() row, and the preallocated-out "
-           "target); the arithmetic alone is ~2x copyto"),
+           "target); " + NOISE),
     Target("numpy-out-vs-copyto-1e7",
            "NumPy with a preallocated out within 2x of np.copyto at 1e7 float32", 2.0,
            "numpy.copyto-out", 10**7,
@@ -85,9 +85,9 @@ TARGETS = [
            why_missed="The floor row numpy.copy-floor-vs-fastest-framework times a copy of x "
            "into a warm output on the NumPy backend's threads against the same framework call: "
            "no ELU that reads x and writes a result beats it, so where the floor is above the "
-           "limit no ELU can meet the target in that run (docs/benchmarks.rst: so against "
-           "tf.nn.elu alone on a 2-core AVX-512 Xeon, 0.37-0.48). Where it is below, the rest is "
-           "unielu's own: its result is new memory, which the kernel zero-fills on first touch "
+           "limit no ELU can meet the target in that run (docs/benchmarks.rst: 0.37-0.54 against "
+           "tf.nn.elu on a 2-core AVX-512 Xeon). Interleaved with tf.nn.elu, whose threads spin "
+           "after each call, unielu's new result pays its page faults under contention "
            "(compare the numpy.copyto and numpy.copyto-out rows). " + NOISE),
     Target("numpy-vs-plain-1e3", "NumPy in at most 0.5x the plain formula's time at 1e3 float32",
            0.5, "numpy.plain", 10**3),
