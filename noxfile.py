@@ -195,7 +195,8 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
     """The conformance matrix on one backend, in an environment with its framework.
 
     ``nox -s "tests(torch)"`` runs one; NumPy's sessions also run the
-    framework-free tests (dispatch, command line, doctests) on every Python.
+    framework-free tests (dispatch, command line, doctests) on every Python,
+    and the pure-NumPy fallback on the main Python and at the floors.
     ``nox -s "tests(jax, oldest)"`` installs the floors instead (each
     ``>=`` bound of the backend's SPEC, and of unielu's own dependencies for
     NumPy), held as pip constraints while the test tools are installed.
@@ -213,7 +214,12 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
         extra = ["--doctest-modules", "unielu/__init__.py"]
     else:  # the framework_free marker (pyproject.toml): those run in the NumPy sessions
         extra = ["-m", "not framework_free"]
-    for env in spec.test_env:
+    # Every environment of the SPEC on the main Python and at the floors; on the
+    # other Pythons the first only. For NumPy the second is the pure-NumPy
+    # fallback (UNIELU_KERNEL=numpy): the same Python code on every version,
+    # where the compiled kernel, built for each version, runs on each.
+    envs = spec.test_env if session.python == MAIN or oldest else spec.test_env[:1]
+    for env in envs:
         session.run(
             "python", "-m", "pytest", "tests", f"--backend={backend}", "-p", "no:cacheprovider",
             *extra, *session.posargs, env=env,
