@@ -153,6 +153,45 @@ static void FN(derivative32)(double *RESTRICT buf, const double *RESTRICT alpha,
 }
 
 
+/* The float32 loops' shared steps. For xc in [-200, 0]: k's exponent bits
+ * and p + pl = expm1(r + c), where r + c = xc - k*ln2 (c: the rounding error
+ * of r, by Fast2Sum; k*LN2_HIF exact for |k| < 2**9), r + r*r/2 by Fast2Sum,
+ * then r**3 times a degree-4 minimax polynomial (relative to expm1(r): 2**-29.8). */
+struct CAT(expm1_32, SUFFIX) {
+    uint32_t kb;
+    float p, pl;
+};
+#define expm1_32 CAT(expm1_32, SUFFIX)
+static inline struct expm1_32 FN(expm1_parts32)(float xc)
+{
+    struct expm1_32 v;
+    float t = xc * INV_LN2F + SHIFTERF;
+    v.kb = bits32(t) - bits32(SHIFTERF);
+    float kf = t - SHIFTERF;
+    float hi = xc - kf * LN2_HIF; /* exact */
+    float lo = kf * LN2_LOF;
+    float r = hi - lo;
+    float c = (hi - r) - lo;
+    float h2 = (0.5f * r) * r; /* its rounding, < ulp(p)/16 */
+    float q = 1.9824089e-4f;
+    q = q * r + 1.3933348e-3f;
+    q = q * r + 8.33342e-3f;
+    q = q * r + 4.166648e-2f;
+    q = q * r + 0.16666666f;
+    float tail = (r * r) * (r * q);
+    v.p = r + h2;
+    v.pl = ((h2 - (v.p - r)) + tail) + (c + c * r);
+    return v;
+}
+
+/* alpha * (e + el), rounded once: the exact products of 12-bit halves. */
+static inline float FN(times_alpha32)(float a, float e, float el)
+{
+    float ah = split12(a), al = a - ah;
+    float eh = split12(e), ee = e - eh;
+    return ah * eh + ((((ah * ee + al * eh) + al * ee)) + a * el);
+}
+
 /* float32 inputs, every operation in float32 lanes (twice the lanes of
  * double, no conversions), carrying the low-order parts that one rounding
  * would lose:
@@ -173,22 +212,9 @@ static inline void FN(elu32f_body)(float *RESTRICT out, const float *RESTRICT in
         /* Below -18, expm1 is -1 after rounding to float32 (alpha * it too). */
         float xc = x < -18.0f ? -18.0f : x;
         xc = xc > 0.0f ? 0.0f : xc;
-        float t = xc * INV_LN2F + SHIFTERF;
-        uint32_t kb = bits32(t) - bits32(SHIFTERF);
-        float kf = t - SHIFTERF;
-        float hi = xc - kf * LN2_HIF; /* exact */
-        float lo = kf * LN2_LOF;
-        float r = hi - lo;
-        float c = (hi - r) - lo;
-        float h2 = (0.5f * r) * r; /* its rounding, < ulp(p)/16 */
-        float q = 1.9824089e-4f; /* minimax, relative to expm1(r): 2**-29.8 */
-        q = q * r + 1.3933348e-3f;
-        q = q * r + 8.33342e-3f;
-        q = q * r + 4.166648e-2f;
-        q = q * r + 0.16666666f;
-        float tail = (r * r) * (r * q);
-        float p = r + h2;
-        float pl = ((h2 - (p - r)) + tail) + (c + c * r);
+        struct expm1_32 v = FN(expm1_parts32)(xc);
+        uint32_t kb = v.kb;
+        float p = v.p, pl = v.pl;
         float scale = from_bits32((kb + 127u) << 23);
         float s = scale - 1.0f;                     /* Fast2Sum(-1, scale) */
         float sl = scale - (s + 1.0f);
@@ -197,9 +223,7 @@ static inline void FN(elu32f_body)(float *RESTRICT out, const float *RESTRICT in
         float el = ((sp - (e - s)) + sl) + scale * pl;
         float y = e + el; /* alpha 1 */
         if (mode != ALPHA_IS_1) {
-            float ah = split12(a), al = a - ah;
-            float eh = split12(e), ee = e - eh;
-            float ya = ah * eh + ((((ah * ee + al * eh) + al * ee)) + a * el);
+            float ya = FN(times_alpha32)(a, e, el);
             if (tiny) {
                 /* Tiny results (a tiny alpha or x): the halves' products could
                  * underflow; alpha 0 gives -0.0 here, as alpha * expm1(x) does
@@ -257,31 +281,16 @@ static inline void FN(derivative32f_body)(float *RESTRICT out, const float *REST
         /* Below -200, alpha * exp(x) < 2**-150 for every finite float32 alpha. */
         float xc = x < -200.0f ? -200.0f : x;
         xc = xc > 0.0f ? 0.0f : xc;
-        float t = xc * INV_LN2F + SHIFTERF;
-        uint32_t kb = bits32(t) - bits32(SHIFTERF);
-        float kf = t - SHIFTERF;
-        float hi = xc - kf * LN2_HIF; /* exact for |k| < 2**9 */
-        float lo = kf * LN2_LOF;
-        float r = hi - lo;
-        float c = (hi - r) - lo;
-        float h2 = (0.5f * r) * r; /* its rounding, < ulp(p)/16 */
-        float q = 1.9824089e-4f;
-        q = q * r + 1.3933348e-3f;
-        q = q * r + 8.33342e-3f;
-        q = q * r + 4.166648e-2f;
-        q = q * r + 0.16666666f;
-        float tail = (r * r) * (r * q);
-        float p = r + h2;
-        float pl = ((h2 - (p - r)) + tail) + (c + c * r);
+        struct expm1_32 v = FN(expm1_parts32)(xc);
+        uint32_t kb = v.kb;
+        float p = v.p, pl = v.pl;
         float e = 1.0f + p;                         /* Fast2Sum(1, p) */
         float el = (p - (e - 1.0f)) + pl;
         e = 0.5f * e;
         el = 0.5f * el;
         float m = e + el; /* alpha 1 */
         if (mode != ALPHA_IS_1) {
-            float ah = split12(a), al = a - ah;
-            float eh = split12(e), ee = e - eh;
-            float ma = ah * eh + ((((ah * ee + al * eh) + al * ee)) + a * el);
+            float ma = FN(times_alpha32)(a, e, el);
             m = mode == ALPHAS && a == 1.0f ? m : ma;
         }
         /* b = k + 1 in [-288, 1] as b1 + b2 + b3, each in [-126, 1]. */
@@ -401,6 +410,7 @@ static const struct kernels FN(kernels) = {
 };
 
 #undef reduced64
+#undef expm1_32
 #undef FN
 #undef CAT
 #undef CAT_
