@@ -222,7 +222,7 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
     for env in envs:
         session.run(
             "python", "-m", "pytest", "tests", f"--backend={backend}", "-p", "no:cacheprovider",
-            *extra, *session.posargs, env=env,
+            "--durations=10", *extra, *session.posargs, env=env,
         )  # fmt: skip
 
 
