@@ -31,7 +31,10 @@ INTS = ("bool", "int8", "int16", "int32", "int64", "uint8")
 
 def _float64(a: np.ndarray) -> np.ndarray:
     """A result as float64 (exact for every float dtype here); integers and bool as they are."""
-    return a if a.dtype.kind in "biu" else a.astype(np.float64)
+    if a.dtype.kind in "biu":
+        return a
+    with np.errstate(invalid="ignore"):  # a signaling NaN is flagged by the cast
+        return a.astype(np.float64)
 
 
 class Adapter:

@@ -588,3 +588,30 @@ def test_numpy_out_whose_elements_share_memory_is_refused(backend):
     out = np.lib.stride_tricks.as_strided(np.zeros(1), (3,), (0,))
     with pytest.raises(ValueError, match=r"argument 'out' has elements that share memory"):
         unielu.elu(np.array([-1.0, 0, 2]), out=out)
+
+
+#: A signaling NaN of each float dtype: exponent all ones, quiet bit clear.
+SIGNALING_NAN = {"float16": 0x7C01, "bfloat16": 0x7F81, "float32": 0x7F800001}
+SIGNALING_NAN["float64"] = 0x7FF0000000000001
+
+
+@pytest.mark.parametrize("n", [7, 5000, 2**20 + 7], ids=["small", "blocked", "threaded"])
+@pytest.mark.parametrize("func", FUNCS)
+def test_signaling_nans_give_nan_and_no_warning(backend, func, n):
+    # NumPy's exp and expm1 flag one as invalid, and so does ml_dtypes' bfloat16 cast.
+    if n > 5000 and backend.name not in ("numpy", "dask"):
+        pytest.skip(
+            reason="not applicable: the threaded size is the NumPy backend's (Dask's blocks)"
+        )
+    for dtype in backend.dtypes:
+        size = numpy_dtype(dtype).itemsize
+        nan = SIGNALING_NAN[dtype]
+        bits = np.array([nan, nan | 1 << (8 * size - 1), nan + 2], dtype=f"u{size}")
+        values = np.concatenate([bits.view(numpy_dtype(dtype)), np.array([1, -1, 0], dtype)])
+        values = np.resize(values, n)
+        alpha = backend.asarray(np.resize([1.7, 0.5], n), dtype)
+        for a in (1.7, 1.0, alpha):
+            y = call(backend, func, backend.asarray(values, dtype), a)
+            with np.errstate(invalid="ignore"):  # the test's own casts flag one too
+                got = backend.to_numpy(y)
+            assert np.isnan(got[:3]).all() and got[3] == 1, (dtype, a, got[:6])

@@ -8,6 +8,7 @@ with the reason, where it was not built or ``UNIELU_KERNEL=numpy`` is set.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -129,6 +130,96 @@ def test_every_simd_level_gives_the_same_bits(dtype, func):
     for got in results.values():
         for a, b in zip(got, first, strict=True):
             _assert_same_bits(a, b)
+
+
+def _recorded_sample(dtype: str) -> np.ndarray:
+    """Inputs built from integers alone, so that every machine builds the same bits.
+
+    The half precisions: all 65536 values. float32: every 4093rd bit pattern
+    (about a million, every exponent and both signs). float64: 2**20 scattered
+    bit patterns, a grid over [-750, 10] and one around 0.
+    """
+    if dtype in ("float16", "bfloat16"):
+        return np.arange(2**16, dtype=np.uint16).view(numpy_dtype(dtype))
+    if dtype == "float32":
+        return np.arange(0, 2**32, 4093, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    k = np.arange(2**20, dtype=np.uint64)
+    scattered = (k * np.uint64(0x9E3779B97F4A7C15)).view(np.float64)  # wraps modulo 2**64
+    steps = k.astype(np.float64)
+    return np.concatenate([scattered, steps * (760.0 / 2**20) - 750.0, (steps - 2**19) * 2.0**-45])
+
+
+#: The alphas of the recorded results: numbers, and an array of one per element.
+RECORDED_ALPHAS = ("1.0", "1.7", "0.5", "1e-30", "array")
+
+
+def _recorded_digest(dtype: str, func: str, alpha: str) -> str:
+    x = _recorded_sample(dtype)
+    a = np.resize(np.array([1.0, 1.7, 0.5, 3.0, 1e-30]), x.shape).astype(_alpha_dtype(dtype))
+    y = getattr(unielu, func)(x, a if alpha == "array" else float(alpha))
+    bits = _bits(y).astype(f"<u{y.dtype.itemsize}")
+    bits[np.isnan(y)] = 0  # a NaN's sign and payload are not part of the contract
+    return hashlib.sha256(bits.tobytes()).hexdigest()[:16]
+
+
+#: Digests of the compiled kernel's results on _recorded_sample (NaNs made one),
+#: recorded on x86-64, where every SIMD level gives them. The contract's "same bits
+#: everywhere" includes other CPUs, compilers and operating systems: each must give
+#: these (cibuildwheel runs this file on every wheel it builds; docs/backends/numpy.rst).
+RECORDED: dict[tuple[str, str, str], str] = {
+    ("float16", "elu", "1.0"): "0f18f3d38c33f741",
+    ("float16", "elu", "1.7"): "4bc707a26328c2b0",
+    ("float16", "elu", "0.5"): "bf9b5b80842c97ea",
+    ("float16", "elu", "1e-30"): "5a325c8749743504",
+    ("float16", "elu", "array"): "9fcf0765f151867d",
+    ("float16", "elu_derivative", "1.0"): "e6f6ff75f7b80c4c",
+    ("float16", "elu_derivative", "1.7"): "a7879b1221f8d89f",
+    ("float16", "elu_derivative", "0.5"): "a2d4771732119fdf",
+    ("float16", "elu_derivative", "1e-30"): "d26fada55b429beb",
+    ("float16", "elu_derivative", "array"): "2d3d040473b21a6f",
+    ("bfloat16", "elu", "1.0"): "7187d4919bd82fd2",
+    ("bfloat16", "elu", "1.7"): "8184584f8015cc9d",
+    ("bfloat16", "elu", "0.5"): "b5fa3edca26317ff",
+    ("bfloat16", "elu", "1e-30"): "8054cdf985c53480",
+    ("bfloat16", "elu", "array"): "51e2a9e0aa9ee3fd",
+    ("bfloat16", "elu_derivative", "1.0"): "e1e0850fb2fae4c9",
+    ("bfloat16", "elu_derivative", "1.7"): "af5e7184cba1151f",
+    ("bfloat16", "elu_derivative", "0.5"): "ca56858d8226318c",
+    ("bfloat16", "elu_derivative", "1e-30"): "aefe1afcde45ab18",
+    ("bfloat16", "elu_derivative", "array"): "f39123df734d0249",
+    ("float32", "elu", "1.0"): "1699041ad49f6167",
+    ("float32", "elu", "1.7"): "7c0e6fd109f32a23",
+    ("float32", "elu", "0.5"): "b017b1c16fa7c250",
+    ("float32", "elu", "1e-30"): "d6d157f6ca2cb35d",
+    ("float32", "elu", "array"): "15f16ac202b706e4",
+    ("float32", "elu_derivative", "1.0"): "15687931f4125df8",
+    ("float32", "elu_derivative", "1.7"): "df18d09076884264",
+    ("float32", "elu_derivative", "0.5"): "c2e8c14c30f4abe0",
+    ("float32", "elu_derivative", "1e-30"): "0ebd52db3628f6fd",
+    ("float32", "elu_derivative", "array"): "17c8b736553ab163",
+    ("float64", "elu", "1.0"): "ac6e4507e528b2df",
+    ("float64", "elu", "1.7"): "88abf31399529056",
+    ("float64", "elu", "0.5"): "5d82ed4f10959532",
+    ("float64", "elu", "1e-30"): "085f139ffc3f542f",
+    ("float64", "elu", "array"): "f15a851443f300eb",
+    ("float64", "elu_derivative", "1.0"): "e1ad25921a7a6d7d",
+    ("float64", "elu_derivative", "1.7"): "b702cde08807c63d",
+    ("float64", "elu_derivative", "0.5"): "087c15917718270c",
+    ("float64", "elu_derivative", "1e-30"): "75cf620c6c1e94a1",
+    ("float64", "elu_derivative", "array"): "a1231f801d5fb9a3",
+}
+
+
+@compiled
+@pytest.mark.parametrize("alpha", RECORDED_ALPHAS)
+@pytest.mark.parametrize("func", FUNCS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_the_bits_recorded_on_x86_64(dtype, func, alpha):
+    got = _recorded_digest(dtype, func, alpha)
+    assert got == RECORDED[dtype, func, alpha], (
+        f"{func}({dtype}, alpha={alpha}) on {numpy_backend.kernel()}: digest {got}, "
+        f"recorded {RECORDED[dtype, func, alpha]}"
+    )
 
 
 @pytest.mark.parametrize("func", FUNCS)

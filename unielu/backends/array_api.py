@@ -87,13 +87,12 @@ def _alpha(xp: Any, w: Any, alpha: Any, func: str) -> Any:
 
 
 def _quiet(func: Any) -> Any:
-    """An array alpha's values are applied as written (inf * 0 is NaN): a namespace
-    over NumPy (array-api-strict) must not warn about it."""
+    """An array alpha's values are applied as written (inf * 0 is NaN), and a
+    signaling NaN in x gives NaN: a namespace over NumPy (array-api-strict) must
+    not warn about either."""
 
     @functools.wraps(func)
     def wrapper(x: Any, alpha: Any) -> Any:
-        if type(alpha) is float:
-            return func(x, alpha)
         with np.errstate(invalid="ignore", over="ignore"):
             return func(x, alpha)
 

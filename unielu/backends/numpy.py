@@ -293,16 +293,19 @@ def _run(
     stage_out = out.dtype != work
     wx = np.empty(step, dtype=work) if stage_in else x
     wout = np.empty(step, dtype=work) if stage_out else out
-    for start in range(0, n, step):
-        xb = x[start : start + step]
-        ob = out[start : start + step]
-        m = xb.size
-        if stage_in:
-            np.copyto(wx[:m], xb, casting="unsafe")
-            xb = wx[:m]
-        kernel(xb, wout[:m] if stage_out else ob, alpha, scratch)
-        if stage_out:
-            _cast_into(ob, wout[:m])
+    # NumPy's exp and expm1 flag a signaling NaN as invalid, though NaN is the right
+    # result (no other input is invalid here). Set in this thread: it may be a pool's.
+    with np.errstate(invalid="ignore"):
+        for start in range(0, n, step):
+            xb = x[start : start + step]
+            ob = out[start : start + step]
+            m = xb.size
+            if stage_in:
+                np.copyto(wx[:m], xb, casting="unsafe")
+                xb = wx[:m]
+            kernel(xb, wout[:m] if stage_out else ob, alpha, scratch)
+            if stage_out:
+                _cast_into(ob, wout[:m])
 
 
 # On small arrays each ufunc call costs more than its arithmetic, and
@@ -370,7 +373,8 @@ def _apply(
             return _apply_alpha_array(whole, x, alpha, out_dtype, work, out)
     if x.size <= SMALL:
         w = x if x.dtype == work else x.astype(work)
-        y = small(w if w.ndim else w.reshape(1), alpha)  # 0-d: ufuncs give scalars
+        with np.errstate(invalid="ignore"):  # a signaling NaN (see _run)
+            y = small(w if w.ndim else w.reshape(1), alpha)  # 0-d: ufuncs give scalars
         if out is not None:  # y is new memory, so out may be x
             _cast_into(out, y.reshape(out.shape))
             return out
@@ -417,13 +421,15 @@ def _blocks(
     ])  # fmt: skip
 
 
+# Half precisions overflow to inf, as rounding says, and a signaling NaN becomes a
+# NaN (ml_dtypes' bfloat16 cast flags it invalid): results, not warnings.
 def _cast_into(dst: np.ndarray, src: np.ndarray) -> None:
-    with np.errstate(over="ignore"):  # half precisions overflow to inf, as rounding says
+    with np.errstate(over="ignore", invalid="ignore"):
         np.copyto(dst, src, casting="unsafe")
 
 
 def _astype(y: Any, dtype: np.dtype[Any]) -> Any:
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         return y.astype(dtype)
 
 
