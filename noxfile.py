@@ -237,6 +237,18 @@ def gpu(session: nox.Session) -> None:
     session.run("python", "benchmarks/gpu_check.py", *session.posargs)
 
 
+@nox.session(python=False, default=False)
+def aarch64(session: nox.Session) -> None:
+    """The NumPy tests on aarch64, the kernel's NEON level, under qemu user emulation.
+
+    Debian 12 and root: tools/aarch64_qemu.sh installs qemu-user and the aarch64
+    cross compiler with apt, unpacks an arm64 Python from Debian's packages into
+    .qemu-aarch64/ (never into the system) and cross-compiles the kernel.
+    ``nox -s aarch64 -- tests/test_kernel.py --backend=numpy -k recorded``.
+    """
+    session.run("bash", "tools/aarch64_qemu.sh", *session.posargs, external=True)
+
+
 @nox.session(python=MAIN)
 def package(session: nox.Session) -> None:
     """Build the wheel and sdist, check them, and test the installed wheel from the sdist.
