@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import ml_dtypes
 import mpmath
@@ -98,3 +99,29 @@ def ulp_errors(
         else:
             errors[i] = float(abs(mpmath.mpf(y) - ref) / ulp(ref, dtype))
     return errors
+
+
+def float32_sweep_worst_ulp(
+    compute: Any, func: str, alpha: float, stride: int, flush_subnormals: bool = False
+) -> float:
+    """Worst error, in float32 ULP, of ``compute(x, alpha)`` (float64 values) over
+    every ``stride``-th float32 in [-104, 0), against float64 with alpha as the
+    float32 it is computed with: float64's own error is ~2**-29 of a float32 ULP.
+    Subnormal results are measured in their own spacing; with ``flush_subnormals``
+    (the contract allows it on some backends) a zero in their place counts as exact."""
+    a = float(np.float32(alpha))
+    stop = int(np.float32(-104.0).view(np.uint32))
+    worst = 0.0
+    for start in range(0x80000000, stop + 1, stride << 22):
+        end = min(start + (stride << 22), stop + 1)
+        x = np.arange(start, end, stride, dtype=np.uint64).astype(np.uint32).view(np.float32)
+        got = np.asarray(compute(x, alpha), dtype=np.float64)
+        x64 = x.astype(np.float64)
+        exact = a * (np.expm1(x64) if func == "elu" else np.exp(x64))
+        exponent = np.maximum((exact.view(np.int64) >> 52) & 0x7FF, 1023 - 126)
+        spacing = ((exponent - 23) << 52).view(np.float64)
+        errors = np.abs(got - exact) / spacing
+        if flush_subnormals:
+            errors[(np.abs(exact) < 2.0**-126) & (got == 0)] = 0
+        worst = max(worst, float(errors.max()))
+    return worst

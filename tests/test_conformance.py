@@ -10,7 +10,7 @@ import pytest
 from backends import FLOATS, INTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import ALPHAS, grid, ulp_errors
+from reference import ALPHAS, float32_sweep_worst_ulp, grid, ulp_errors
 
 import unielu
 
@@ -186,6 +186,25 @@ def test_result_stays_on_the_input_device(backend, func):
     for label, (x, same_place) in placements.items():
         y = getattr(unielu, func)(x, 1.2)
         assert same_place(y), f"{func} moved the result off {label}"
+
+
+@pytest.mark.parametrize("alpha", [1.7, 37.0])
+@pytest.mark.parametrize("func", FUNCS)
+def test_float32_within_the_contract_over_the_negative_floats(backend, func, alpha, request):
+    # Every 1009th float32 in [-104, 0): the reference grid misses the worst cases
+    # of a framework's own float32 exp and expm1 (NumPy's SVML ones were 4.5 ULP off).
+    if "float32" not in backend.dtypes:
+        pytest.skip(reason=f"not applicable: {backend.name} has no float32")
+    if func == "elu" and backend.name in ("tensorflow", "jax", "keras"):
+        request.applymarker(pytest.mark.xfail(strict=False, reason=(
+            "known, left open: XLA's and Eigen's float32 expm1 times alpha reach 5.3 ULP "
+            "near x = -0.04 (alpha 1.7), beyond the contract's 5")))  # fmt: skip
+
+    def compute(x: np.ndarray, a: float) -> np.ndarray:
+        return backend.to_numpy(getattr(unielu, func)(backend.asarray(x, "float32"), a))
+
+    worst = float32_sweep_worst_ulp(compute, func, alpha, 1009, backend.flush_subnormals)
+    assert worst <= backend.ulp, f"{worst:.2f} ULP"
 
 
 # -- properties ------------------------------------------------------------------

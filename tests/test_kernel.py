@@ -19,7 +19,15 @@ import mpmath
 import numpy as np
 import pytest
 from backends import FLOATS, _float64
-from reference import ALPHAS, exact_derivative, grid, numpy_dtype, ulp, ulp_errors
+from reference import (
+    ALPHAS,
+    exact_derivative,
+    float32_sweep_worst_ulp,
+    grid,
+    numpy_dtype,
+    ulp,
+    ulp_errors,
+)
 
 import unielu
 from unielu.backends import numpy as numpy_backend
@@ -305,25 +313,14 @@ def test_float32_tiny_alphas_within_one_and_a_half_ulp(func, alpha):
 
 
 def _sweep_worst_ulp(func: str, alpha: float, path: str = "compiled") -> float:
-    """The float32 loops' own error (alpha as the float32 it is computed with),
-    against float64, whose error is ~2**-29 of a float32 ULP: subnormal results
-    in their own spacing. ``path="numpy"``: the pure-NumPy path's instead."""
-    a = float(np.float32(alpha))
-    stop = int(np.float32(-104.0).view(np.uint32))
-    worst = 0.0
-    for start in range(0x80000000, stop + 1, SWEEP_STRIDE << 22):
-        end = min(start + (SWEEP_STRIDE << 22), stop + 1)
-        x = np.arange(start, end, SWEEP_STRIDE, dtype=np.uint64).astype(np.uint32).view(np.float32)
-        if path == "compiled":
-            got = getattr(numpy_backend._ufuncs, func)(x, np.float32(a)).astype(np.float64)
-        else:
-            got = getattr(unielu, func)(x, alpha).astype(np.float64)
-        x64 = x.astype(np.float64)
-        exact = a * (np.expm1(x64) if func == "elu" else np.exp(x64))
-        exponent = np.maximum((exact.view(np.int64) >> 52) & 0x7FF, 1023 - 126)
-        spacing = ((exponent - 23) << 52).view(np.float64)
-        worst = max(worst, float((np.abs(got - exact) / spacing).max()))
-    return worst
+    """The float32 loops' own error over the negative floats (reference.py);
+    ``path="numpy"``: the pure-NumPy path's instead."""
+    if path == "compiled":
+        ufunc = getattr(numpy_backend._ufuncs, func)
+        return float32_sweep_worst_ulp(
+            lambda x, a: ufunc(x, np.float32(a)), func, alpha, SWEEP_STRIDE
+        )
+    return float32_sweep_worst_ulp(getattr(unielu, func), func, alpha, SWEEP_STRIDE)
 
 
 @pytest.mark.parametrize("alpha", [1.0, 1.7, 37.0])

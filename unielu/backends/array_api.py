@@ -1,7 +1,8 @@
 """Generic backend for any array with ``__array_namespace__`` (Array API standard).
 
 Only standard functions are used, so any conforming library works; its
-native kernels are not used. ``where(x > 0, 0, x)`` rather than
+native kernels are not used. float32 (and float16) is computed in float64
+where x's device has it (see :func:`_widened`). ``where(x > 0, 0, x)`` rather than
 ``minimum(x, 0)`` keeps the sign of ``-0.0``, and clamping the branch that is
 not taken keeps ``exp`` from overflowing for large ``x``. An array ``alpha``
 must come from the same namespace; standard broadcasting applies it.
@@ -86,6 +87,27 @@ def _alpha(xp: Any, w: Any, alpha: Any, func: str) -> Any:
     return xp.astype(alpha, w.dtype)
 
 
+def _widened(xp: Any, w: Any, a: Any) -> tuple[Any, Any]:
+    """float32 ``w`` and its alpha in float64, where x's device has float64.
+
+    A namespace's float32 ``exp`` and ``expm1`` may be further off than the
+    contract allows (NumPy's, under array-api-strict, up to 4.5 ULP where the CPU
+    has AVX-512): computed in float64, the result is rounded once. alpha keeps
+    the float32 value that the contract says it is used with.
+    """
+    if w.dtype != xp.float32:
+        return w, a
+    try:
+        info = xp.__array_namespace_info__()
+        has_float64 = "float64" in info.dtypes(device=device(w), kind="real floating")
+    except Exception:  # an older namespace, or one that cannot say: stay in float32
+        return w, a
+    if not has_float64:
+        return w, a
+    a = float(np.float32(a)) if type(a) is float else xp.astype(a, xp.float64)
+    return xp.astype(w, xp.float64), a
+
+
 def _quiet(func: Any) -> Any:
     """An array alpha's values are applied as written (inf * 0 is NaN), and a
     signaling NaN in x gives NaN: a namespace over NumPy (array-api-strict) must
@@ -102,7 +124,7 @@ def _quiet(func: Any) -> Any:
 @_quiet
 def elu(x: Any, alpha: Any) -> Any:
     xp, w, dtype = _prepare(x, "elu")
-    a = _alpha(xp, w, alpha, "elu")
+    w, a = _widened(xp, w, _alpha(xp, w, alpha, "elu"))
     positive = w > 0
     negative = xp.where(positive, xp.zeros_like(w), w)
     keep = positive | (w == 0)  # zeros as they are, whatever an array alpha holds
@@ -112,7 +134,7 @@ def elu(x: Any, alpha: Any) -> Any:
 @_quiet
 def elu_derivative(x: Any, alpha: Any) -> Any:
     xp, w, dtype = _prepare(x, "elu_derivative")
-    a = _alpha(xp, w, alpha, "elu_derivative")
+    w, a = _widened(xp, w, _alpha(xp, w, alpha, "elu_derivative"))
     positive = w > 0
     negative = xp.where(positive, xp.zeros_like(w), w)
     # Where exp(x) alone is subnormal, alpha * exp(x/2) * exp(x/2) keeps its digits.
