@@ -161,8 +161,14 @@ def test_torch_jit_script_per_channel_alpha_and_gradient(backend):
 
 
 @pytest.mark.only("torch", reason="AOTInductor")
-def test_torch_aoti_package_runs_without_unielu(backend, tmp_path):
+def test_torch_aoti_package_runs_without_unielu(backend, tmp_path, monkeypatch):
     torch = backend.torch
+    # Inductor's cache in the test's folder, and no precompiled header: one is
+    # hundreds of MB per torch install, kept in /tmp whatever the cache folder, so
+    # each new nox environment would leave another behind.
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    if hasattr(torch._inductor.config.aot_inductor, "precompile_headers"):  # not in every release
+        monkeypatch.setattr(torch._inductor.config.aot_inductor, "precompile_headers", False)
     model = torch_model(torch)
     program = torch.export.export(model, (torch.from_numpy(INPUTS),))
     path = str(tmp_path / "model.pt2")
