@@ -168,7 +168,11 @@ def worker(rank: int, port: int) -> None:
         everyone = [None] * WORLD
         dist.all_gather_object(everyone, found)
         if rank == 0:
-            print(json.dumps({"world": WORLD, "ranks": everyone}))
+            print(json.dumps({"world": WORLD, "ranks": everyone}), flush=True)
+        # Both ranks done before either tears gloo down: a rank that exits while the
+        # other still holds the connection can abort it ("terminate called without
+        # an active exception", SIGABRT), as docs/at-scale/torch_ddp.py also does.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
