@@ -15,6 +15,7 @@ hostile-input issue; crash-prone ones run in a subprocess.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import subprocess
@@ -595,15 +596,12 @@ SIGNALING_NAN = {"float16": 0x7C01, "bfloat16": 0x7F81, "float32": 0x7F800001}
 SIGNALING_NAN["float64"] = 0x7FF0000000000001
 
 
-@pytest.mark.parametrize("n", [7, 5000, 2**20 + 7], ids=["small", "blocked", "threaded"])
 @pytest.mark.parametrize("func", FUNCS)
-def test_signaling_nans_give_nan_and_no_warning(backend, func, n):
+def test_signaling_nans_give_nan_and_no_warning(backend, func):
     # NumPy's exp and expm1 flag one as invalid, and so does ml_dtypes' bfloat16 cast.
-    if n > 5000 and backend.name not in ("numpy", "dask"):
-        pytest.skip(
-            reason="not applicable: the threaded size is the NumPy backend's (Dask's blocks)"
-        )
-    for dtype in backend.dtypes:
+    # Sizes: the small and the blocked path, and for NumPy (Dask's blocks) the threaded one.
+    threaded = [2**20 + 7] if backend.name in ("numpy", "dask") else []
+    for n, dtype in itertools.product([7, 5000, *threaded], backend.dtypes):
         size = numpy_dtype(dtype).itemsize
         nan = SIGNALING_NAN[dtype]
         bits = np.array([nan, nan | 1 << (8 * size - 1), nan + 2], dtype=f"u{size}")
@@ -614,4 +612,4 @@ def test_signaling_nans_give_nan_and_no_warning(backend, func, n):
             y = call(backend, func, backend.asarray(values, dtype), a)
             with np.errstate(invalid="ignore"):  # the test's own casts flag one too
                 got = backend.to_numpy(y)
-            assert np.isnan(got[:3]).all() and got[3] == 1, (dtype, a, got[:6])
+            assert np.isnan(got[:3]).all() and got[3] == 1, (n, dtype, a, got[:6])
