@@ -8,6 +8,7 @@ imported the run fails.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import glob
 import importlib.util
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 from typing import Any
+from xml.etree import ElementTree
 
 import nox
 
@@ -89,6 +91,40 @@ def _cuda_device() -> bool:
         return subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
     except OSError:
         return False
+
+
+# -- Failures, last -------------------------------------------------------------------
+# A CI log is often read from its tail, far below a failing session's pytest summary:
+# each test run writes a JUnit report, and the failures of this run are printed again
+# when nox exits, with the end of each traceback.
+_REPORTS: list[tuple[str, str]] = []
+
+
+def _junit(session: nox.Session, run: int) -> list[str]:
+    path = os.path.join(session.create_tmp(), f"junit-{run}.xml")
+    if os.path.exists(path):
+        os.remove(path)
+    _REPORTS.append((session.name, path))
+    return [f"--junitxml={path}"]
+
+
+@atexit.register
+def _print_failures() -> None:
+    lines: list[str] = []
+    shown: set[str] = set()  # a module fixture's error is every test's: its text once
+    for name, path in _REPORTS:
+        if not os.path.exists(path):
+            continue
+        for case in ElementTree.parse(path).iter("testcase"):
+            for found in [*case.iter("failure"), *case.iter("error")]:
+                test = f"{case.get('classname')}::{case.get('name')}"
+                lines.append(f"{name}: {found.tag} in {test}: {found.get('message', '')[:500]}")
+                text = found.text or ""
+                if text not in shown:
+                    shown.add(text)
+                    lines += ["    " + line for line in text.splitlines()[-25:]]
+    if lines:
+        print("nox > the failed tests of this run, again:", *lines, sep="\n", flush=True)
 
 
 # -- The registry of backends -------------------------------------------------------------
@@ -219,10 +255,10 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
     # fallback (UNIELU_KERNEL=numpy): the same Python code on every version,
     # where the compiled kernel, built for each version, runs on each.
     envs = spec.test_env if session.python == MAIN or oldest else spec.test_env[:1]
-    for env in envs:
+    for run, env in enumerate(envs):
         session.run(
             "python", "-m", "pytest", "tests", f"--backend={backend}", "-p", "no:cacheprovider",
-            "--durations=10", *extra, *session.posargs, env=env,
+            "--durations=10", *_junit(session, run), *extra, *session.posargs, env=env,
         )  # fmt: skip
 
 
@@ -277,7 +313,7 @@ def package(session: nox.Session) -> None:
         "import unielu; assert 'site-packages' in unielu.__file__, unielu.__file__; "
         "print('testing', unielu.__file__)",
     )  # fmt: skip
-    session.run("pytest", "tests", "--backend=numpy", "-p", "no:cacheprovider")
+    session.run("pytest", "tests", "--backend=numpy", "-p", "no:cacheprovider", *_junit(session, 0))
 
 
 @nox.session(python=MAIN, default=False)

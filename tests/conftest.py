@@ -18,6 +18,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 # Before JAX is imported: two host devices, so device placement is testable on a CPU.
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before torch is imported: torch.compile's C++ kernels would otherwise leave a
+# precompiled header of over 100 MB in /tmp for every new environment, never removed.
+os.environ.setdefault("TORCHINDUCTOR_CPP_CACHE_PRECOMPILE_HEADERS", "0")
 
 from backends import ADAPTERS
 
