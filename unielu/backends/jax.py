@@ -94,6 +94,8 @@ OPS = _formulas.Ops(
     isnan=jnp.isnan,
     bits=lambda w: lax.bitcast_convert_type(w, jnp.int32 if w.dtype == jnp.float32 else jnp.int64),
     from_bits=lambda i, like: lax.bitcast_convert_type(i, like.dtype),
+    rint=jnp.round,  # half to even
+    to_int32=lambda k: k.astype(jnp.int32),
 )
 
 

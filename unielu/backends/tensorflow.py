@@ -152,6 +152,8 @@ OPS = _formulas.Ops(
     from_bits=lambda i, like: tf.bitcast(i, like.dtype),
     minimum=tf.minimum,
     maximum=tf.maximum,
+    rint=tf.math.round,  # half to even
+    to_int32=lambda k: tf.cast(k, tf.int32),
 )
 
 
