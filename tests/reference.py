@@ -125,3 +125,32 @@ def float32_sweep_worst_ulp(
             errors[(np.abs(exact) < 2.0**-126) & (got == 0)] = 0
         worst = max(worst, float(errors.max()))
     return worst
+
+
+@cache
+def float64_sample() -> np.ndarray:
+    """20,000 float64 below zero: half log-uniform in [-40, -1e-10], half uniform in
+    [-1, 0), where runtimes' own float64 expm1 err most."""
+    rng = np.random.default_rng(20261201)
+    log_uniform = -np.exp(rng.uniform(np.log(1e-10), np.log(40.0), 10_000))
+    return np.concatenate([log_uniform, -rng.uniform(0.0, 1.0, 10_000)])
+
+
+@cache
+def _float64_sample_exact(func: str) -> tuple[mpmath.mpf, ...]:
+    """``expm1`` (elu) or ``exp`` (elu_derivative) of :func:`float64_sample`, exactly."""
+    f = mpmath.expm1 if func == "elu" else mpmath.exp
+    return tuple(f(mpmath.mpf(v)) for v in float64_sample().tolist())
+
+
+def float64_sample_worst_ulp(got: np.ndarray, func: str, alpha: float) -> tuple[float, float]:
+    """Worst error, in float64 ULP, of ``got`` (a result on :func:`float64_sample`),
+    and the x where it is."""
+    a = mpmath.mpf(alpha)
+    exact = [a * e for e in _float64_sample_exact(func)]
+    spacing = np.spacing(np.abs(np.array([float(e) for e in exact])))
+    pairs = zip(got.tolist(), exact, strict=True)
+    difference = np.array([float(abs(mpmath.mpf(y) - e)) for y, e in pairs])
+    errors = difference / spacing
+    i = int(np.argmax(errors))
+    return float(errors[i]), float(float64_sample()[i])

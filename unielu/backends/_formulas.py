@@ -58,10 +58,10 @@ class Ops:
     #: elementwise min and max, NaN-propagating (for the portable formulas alone)
     minimum: Callable[[Any, Any], Any] | None = None
     maximum: Callable[[Any, Any], Any] | None = None
-    #: round half to even, and a float32 array of integers to int32 (for
-    #: :func:`expm1_float32`)
+    #: round half to even, and an array of integers in floats to the integers of
+    #: the floats' width (for :func:`expm1_reduced`)
     rint: Callable[[Any], Any] | None = None
-    to_int32: Callable[[Any], Any] | None = None
+    to_int: Callable[[Any], Any] | None = None
 
 
 def positive(w: Any, ops: Ops) -> Any:
@@ -81,7 +81,7 @@ def elu(w: Any, alpha: Any, ops: Ops, dtype: str) -> Any:
     # which loses -0.0 (and XLA's NaN-propagating minimum costs more than a
     # select). -0.0, not 0.0: on XLA's CPU backend the loop runs ~10% faster.
     n = ops.where(keep, -0.0, w)
-    branch = alpha * (expm1_float32(n, ops) if dtype == "float32" else ops.expm1(n))
+    branch = alpha * expm1_reduced(n, ops, dtype)
     # A negative subnormal x, or -0.0: bits from the lowest integer up. There
     # expm1(x) == x, and |x| * 2**63 comes exactly from the bits, as a
     # difference of two normal numbers (Sterbenz); alpha * x rounds once. The
@@ -97,44 +97,65 @@ def elu(w: Any, alpha: Any, ops: Ops, dtype: str) -> Any:
     return ops.where(keep | (bits == lowest), w, ops.where(tiny, scaled, branch))
 
 
-#: Q of expm1(r) = r + r**2/2 + r**3 * Q(r) on [-log(2)/2, log(2)/2], lowest degree
-#: first: a least-squares fit of the relative error (tools/fit_expm1.py)
-_EXPM1_Q = (
-    0.1666666567325592,
-    0.04166647791862488,
-    0.008333500474691391,
-    0.0013933555455878377,
-    0.0001977888314286247,
-)
-#: log(2) in two parts: k * _LN2_HI is exact for the |k| <= 29 used (16 bits)
-_LN2_HI = 0.693145751953125
-_LN2_LO = 1.4286068202862268e-06
+#: dtype name -> Q of expm1(r) = r + r**2/2 + r**3 * Q(r) on [-log(2)/2, log(2)/2],
+#: lowest degree first: Chebyshev fits, rounded to the dtype (tools/fit_expm1.py)
+_EXPM1_Q = {
+    "float32": (
+        0.1666666716337204,
+        0.041666556149721146,
+        0.00833332072943449,
+        0.0013926175888627768,
+        0.00019882690685335547,
+    ),
+    "float64": (
+        0.16666666666666669,
+        0.041666666666666664,
+        0.008333333333330065,
+        0.0013888888888886554,
+        0.00019841269863040545,
+        2.4801587317135164e-05,
+        2.7557268480310024e-06,
+        2.755728298405588e-07,
+        2.5100375832561234e-08,
+        2.091122972975856e-09,
+    ),
+}
+#: dtype name -> (log(2) in two parts, with k * the first exact for the k used;
+#: the clamp below which expm1 rounds to -1; the exponent field's width)
+_EXPM1_REDUCTION = {
+    "float32": (0.693145751953125, 1.4286068202862268e-06, -20.0),
+    "float64": (0.6931471803691238, 1.9082149292705877e-10, -40.0),
+}
 
 
-def expm1_float32(n: Any, ops: Ops) -> Any:
-    """``expm1(n)`` for float32 ``n <= 0`` (NaN included), within 0.8 ULP.
+def expm1_reduced(n: Any, ops: Ops, dtype: str) -> Any:
+    """``expm1(n)`` for ``n <= 0`` (NaN included), within 0.8 ULP (float32) or
+    0.9 ULP (float64).
 
-    XLA's and Eigen's own float32 expm1 are up to 5.7 ULP off between -0.7 and
-    -0.001, so that ``alpha * expm1`` left the contract's 5 ULP. Written in
-    the runtime's float32 operations: ``n = k log(2) + r`` with ``|r| <=
-    log(2)/2``, ``expm1(n) = (2**k - 1) + 2**k expm1(r)``, and a polynomial for
-    ``expm1(r)``; for ``k = 0`` that is the polynomial alone, so tiny ``n``
-    give ``n``.
+    XLA's and Eigen's own ``expm1`` are up to 5.7 ULP off between -0.7 and
+    -0.001 (float32; float64 likewise), so that ``alpha * expm1`` left the
+    contract's 5 ULP. Written in the runtime's own operations: ``n = k log(2) +
+    r`` with ``|r| <= log(2)/2``, ``expm1(n) = (2**k - 1) + 2**k expm1(r)``, and
+    a polynomial for ``expm1(r)``; for ``k = 0`` that is the polynomial alone,
+    so tiny ``n`` give ``n``.
     """
-    assert ops.rint is not None and ops.to_int32 is not None
-    # Below -17.4 expm1 rounds to -1; the clamp keeps 2**k a normal number. A
+    assert ops.rint is not None and ops.to_int is not None
+    shift, bias, _ = _FORMAT[dtype]
+    ln2_hi, ln2_lo, lowest = _EXPM1_REDUCTION[dtype]
+    # expm1 rounds to -1 below the clamp, which keeps 2**k a normal number. A
     # select, not maximum: NaN stays NaN.
-    n = ops.where(n < -20.0, -20.0, n)
+    n = ops.where(n < lowest, lowest, n)
     k = ops.rint(n * 1.4426950408889634)
-    r = (n - k * _LN2_HI) - k * _LN2_LO
-    q = _EXPM1_Q[-1]
-    for c in _EXPM1_Q[-2::-1]:
+    r = (n - k * ln2_hi) - k * ln2_lo
+    coefficients = _EXPM1_Q[dtype]
+    q = coefficients[-1]
+    for c in coefficients[-2::-1]:
         q = q * r + c
     r2 = r * r
     p = r + (r2 * 0.5 + (r2 * r) * q)
-    # 2**k from its bits (a multiplication, not a shift: TensorFlow's int32 has
-    # no << operator).
-    scale = ops.from_bits((ops.to_int32(k) + 127) * (1 << 23), n)
+    # 2**k from its bits (a multiplication, not a shift: TensorFlow's integer
+    # tensors have no << operator).
+    scale = ops.from_bits((ops.to_int(k) + bias) * (1 << shift), n)
     return (scale - 1.0) + scale * p
 
 

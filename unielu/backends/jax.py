@@ -95,7 +95,7 @@ OPS = _formulas.Ops(
     bits=lambda w: lax.bitcast_convert_type(w, jnp.int32 if w.dtype == jnp.float32 else jnp.int64),
     from_bits=lambda i, like: lax.bitcast_convert_type(i, like.dtype),
     rint=jnp.round,  # half to even
-    to_int32=lambda k: k.astype(jnp.int32),
+    to_int=lambda k: k.astype(jnp.int32 if k.dtype == jnp.float32 else jnp.int64),
 )
 
 

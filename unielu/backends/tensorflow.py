@@ -153,7 +153,7 @@ OPS = _formulas.Ops(
     minimum=tf.minimum,
     maximum=tf.maximum,
     rint=tf.math.round,  # half to even
-    to_int32=lambda k: tf.cast(k, tf.int32),
+    to_int=lambda k: tf.cast(k, tf.int32 if k.dtype == tf.float32 else tf.int64),
 )
 
 
