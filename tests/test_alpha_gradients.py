@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
-from reference import grid, numpy_dtype, ulp_errors
+from reference import grid, numpy_dtype, ulp, ulp_errors
 
 DTYPES = ("float32", "float64")
 #: function -> its d/d alpha where x <= 0 (0 elsewhere), in float64
@@ -39,6 +40,29 @@ def test_alpha_gradient_one_alpha_per_element(backend, dtype):
             errors = _per_element(x, got, func, dtype, backend.flush_subnormals)
             i = int(np.argmax(errors))
             assert errors.max() <= backend.ulp, f"{route}, {func}: {errors[i]:.2f} ULP at {x[i]}"
+
+
+@pytest.mark.autodiff
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_alpha_gradient_within_three_ulp_near_zero(backend, dtype):
+    # 2,000 random x in [-0.7, -0.001], where XLA's and Eigen's own expm1 (which
+    # d elu / d alpha was on JAX, TensorFlow and Keras) are up to 5.7 ULP off.
+    rng = np.random.default_rng(11)
+    x = -np.exp(rng.uniform(np.log(1e-3), np.log(0.7), 2000)).astype(numpy_dtype(dtype))
+    x = x.astype(np.float64)
+    alpha = backend.asarray(np.full(x.shape, 1.7), dtype)
+    routes = backend.alpha_gradients(backend.asarray(x, dtype), alpha)
+    exact = {
+        "elu": [mpmath.expm1(v) for v in x.tolist()],
+        "elu_derivative": [mpmath.exp(v) for v in x.tolist()],
+    }
+    for route, grads in routes.items():
+        for func, g in zip(("elu", "elu_derivative"), grads, strict=True):
+            got = backend.to_numpy(g).astype(np.float64).tolist()
+            pairs = zip(got, exact[func], strict=True)
+            errors = [float(abs(mpmath.mpf(y) - e) / ulp(e, dtype)) for y, e in pairs]
+            i = int(np.argmax(errors))
+            assert errors[i] <= 3, f"{route}, {func}: {errors[i]:.2f} ULP at {x[i]!r}"
 
 
 #: label -> (shape of x, shape of alpha)

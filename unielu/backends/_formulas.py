@@ -172,12 +172,14 @@ def derivative(w: Any, alpha: Any, ops: Ops, dtype: str) -> Any:
     return ops.where(pos, 1.0, branch)
 
 
-def elu_alpha(w: Any, ops: Ops) -> Any:
-    """d elu / d alpha: ``expm1(w)`` where ``w <= 0``, else 0; differentiable in ``w``.
+def elu_alpha(w: Any, ops: Ops, dtype: str) -> Any:
+    """d elu / d alpha: ``expm1(w)`` where ``w <= 0``, else 0.
 
     A positive subnormal w is either seen as positive or read as 0: 0 both ways.
+    Differentiable in ``w`` where the framework differentiates ``rint`` and the
+    bit operations as constants (TensorFlow; JAX's backend gives its own rule).
     """
-    return ops.expm1(ops.where(w > 0, 0.0, w))
+    return expm1_reduced(ops.where(w > 0, 0.0, w), ops, dtype)
 
 
 def derivative_alpha(w: Any, ops: Ops) -> Any:

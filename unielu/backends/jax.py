@@ -110,7 +110,7 @@ def _derivative(x: Any, alpha: Any) -> Any:
 @jax.custom_jvp
 def _elu_alpha(w: Any) -> Any:
     """d elu / d alpha; its own derivative is exp(x), not JAX's expm1' = y + 1 (0 below -17)."""
-    return _formulas.elu_alpha(w, OPS)
+    return _formulas.elu_alpha(w, OPS, w.dtype.name)
 
 
 @_elu_alpha.defjvp

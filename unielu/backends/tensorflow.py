@@ -182,6 +182,15 @@ def _elu(x: tf.Tensor, a: Any, portable: bool = False) -> tf.Tensor:
     return f(x)
 
 
+def _elu_alpha(w: tf.Tensor) -> tf.Tensor:
+    """d elu / d alpha, whose own derivative (second order) is exp(w) for w <= 0:
+    TensorFlow's expm1 gives that derivative, unielu's the value (the reduced
+    expm1's clamp and rounding would differentiate to 0 below -20)."""
+    plain = tf.math.expm1(tf.where(w > 0, tf.zeros_like(w), w))
+    unit = tf.stop_gradient(_formulas.elu_alpha(w, OPS, w.dtype.name))
+    return unit + (plain - tf.stop_gradient(plain))
+
+
 def _elu_array_alpha(x: tf.Tensor, a: tf.Tensor, portable: bool = False) -> tf.Tensor:
     """elu with a tensor alpha: the gradient is for x and for alpha."""
 
@@ -192,7 +201,7 @@ def _elu_array_alpha(x: tf.Tensor, a: tf.Tensor, portable: bool = False) -> tf.T
             if portable:
                 unit = _formulas.elu_alpha_portable(w, OPS, w.dtype.name)
             else:
-                unit = _formulas.elu_alpha(w, OPS)
+                unit = _elu_alpha(w)
             da = tf.cast(dy, w.dtype) * unit
             # Summed over the dimensions alpha was broadcast along.
             axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.shape(a), s1=tf.shape(da))
