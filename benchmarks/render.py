@@ -46,7 +46,9 @@ def differences_rst(data: dict[str, Any]) -> str:
 def benchmark_rst(data: dict[str, Any]) -> str:
     m = data["machine"]
     out = [
-        f"Measured on {m['platform']}, Python {m['python']}, "
+        f"Measured on {m['platform']}"
+        + (f" ({m['processor']}, {data['extras'].get('kernel')})" if m.get("processor") else "")
+        + f", Python {m['python']}, "
         + ", ".join(f"{k} {v}" for k, v in data["versions"].items())
         + f"; NumPy backend threads: {data['extras'].get('threads')}.\n",
         "Targets\n-------\n",

@@ -36,10 +36,11 @@ TARGETS = [
            why_missed="each elu result is new memory, and right after the plain formula (whose "
            "temporaries go back to the system) its page faults cost more; " + NOISE),
     Target("numpy-vs-copyto-1e7", "NumPy within 2x of np.copyto at 1e7 float32", 2.0,
-           "numpy.copyto", 10**7,
-           why_missed="elu allocates its output: first-touch page faults that np.copyto into an "
-           "existing array does not pay (compare the x.copy() row, and the preallocated-out "
-           "target); " + NOISE),
+           "numpy.copyto", 10**7, floor="numpy.alloc-floor-vs-copyto",
+           why_missed="elu allocates its output: first-touch page faults, and the kernel "
+           "zeroing each new page, that np.copyto into an existing array does not pay. The "
+           "floor row numpy.alloc-floor-vs-copyto times a copy into new memory on elu's "
+           "threads (compare also the x.copy() row, and the preallocated-out target); " + NOISE),
     Target("numpy-out-vs-copyto-1e7",
            "NumPy with a preallocated out within 2x of np.copyto at 1e7 float32", 2.0,
            "numpy.copyto-out", 10**7,
@@ -54,7 +55,7 @@ TARGETS = [
     Target("torch-1e7", "PyTorch within 5% of F.elu at 1e7", 1.05, "torch.F.elu", 10**7),
     Target("torch-16", "PyTorch within 15% of F.elu at 16", 1.15, "torch.F.elu", 16,
            why_missed="a few tens of ns per call of checks the contract needs (forward-mode "
-           "AD, torch.compile and torch.export tracing, out=, array alpha) on a ~1.7 us call; "
+           "AD, torch.compile and torch.export tracing, out=, array alpha) on a 1.1-1.7 us call; "
            + NOISE),
     Target("tf-1e7", "TensorFlow within 1.5x of tf.nn.elu at 1e7", 1.5, "tensorflow.tf.nn.elu",
            10**7),
@@ -65,10 +66,8 @@ TARGETS = [
            "1e5", 1.5, "tensorflow.in-tf.function", 10**5),
     Target("tf-function-1e7", "TensorFlow in a user's tf.function within 1.5x of tf.nn.elu at "
            "1e7", 1.5, "tensorflow.in-tf.function", 10**7,
-           why_missed="the op is one XLA-compiled loop, and XLA's CPU expm1 costs more than the "
-           "exp of tf.nn.elu's Eigen kernel (1.3-1.55x across runs here). Tried: TF's own "
-           "kernels inline (a dozen passes, its expm1 unvectorized: 4.5-4.9x); exp(x) - 1 is "
-           "not accurate near 0; XLA's NaN-propagating minimum (slower)"),
+           why_missed="the op is one XLA-compiled loop with unielu's own expm1 (0.84-0.99x "
+           "tf.nn.elu here; 1.3-1.55x with XLA's expm1, before). " + NOISE),
     Target("tf-30-alphas", "TensorFlow: 30 new alphas within 3x of tf.nn.elu (total, 2e5 "
            "float32)", 3.0, "tensorflow.30-alphas", 200_000),
     Target("tf-40-shapes", "TensorFlow eager: 40 new shapes within 3x of tf.nn.elu (total)", 3.0,
@@ -86,8 +85,9 @@ TARGETS = [
            "into a warm output on the NumPy backend's threads against the same framework call: "
            "no ELU that reads x and writes a result beats it, so where the floor is above the "
            "limit no ELU can meet the target in that run (docs/benchmarks.rst: 0.37-0.54 against "
-           "tf.nn.elu on a 2-core AVX-512 Xeon). Interleaved with tf.nn.elu, whose threads spin "
-           "after each call, unielu's new result pays its page faults under contention "
+           "tf.nn.elu on a 2-core AVX-512 Xeon, 0.67-0.68 on a 2-core AVX-512 AMD EPYC). "
+           "Interleaved with tf.nn.elu, whose threads spin after each call, unielu's new result "
+           "pays its page faults under contention "
            "(compare the numpy.copyto and numpy.copyto-out rows). " + NOISE),
     Target("numpy-vs-plain-1e3", "NumPy in at most 0.5x the plain formula's time at 1e3 float32",
            0.5, "numpy.plain", 10**3),

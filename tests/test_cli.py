@@ -126,8 +126,8 @@ def test_bench_quick_on_numpy(tmp_path):
     # adapters: the fastest framework ELU, and those it is compared with alone.
     natives = [n for n, cls in ADAPTERS.items() if cls.native and get_spec(n).installed()]
     expected = {
-        "numpy.plain", "numpy.copy", "numpy.copyto", "numpy.copyto-out",
-        "numpy.derivative-copyto-out",
+        "numpy.plain", "numpy.copy", "numpy.copyto", "numpy.alloc-floor-vs-copyto",
+        "numpy.copyto-out", "numpy.derivative-copyto-out",
         *(["numpy.fastest-framework", "numpy.copy-floor-vs-fastest-framework"] if natives else []),
         *(f"numpy.{n}" for n in natives if ADAPTERS[n].bench_against_numpy),
     }  # fmt: skip

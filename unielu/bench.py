@@ -213,6 +213,16 @@ def _numpy_cases(plan: Plan, x: np.ndarray, alpha: float) -> Iterable[Case]:
         lambda: unielu.elu(x, alpha),
         lambda: np.copyto(out, x),
     )
+    if x.size >= 10**5:
+        # The floor of that comparison: any function that returns a new array pays
+        # for its memory (first-touch page faults, the kernel zeroing each page).
+        yield (
+            "numpy.alloc-floor-vs-copyto",
+            "np.copyto vs the allocation floor (unielu column: a copy into new memory, "
+            "on elu's threads)",
+            _new_copy(x),
+            lambda: np.copyto(out, x),
+        )
     # The same copy against elu writing into memory it has written before: no
     # allocation, no first-touch page faults.
     ours = np.empty_like(x)
@@ -260,6 +270,17 @@ def _threaded_copy(x: np.ndarray, out: np.ndarray) -> Callable[[], None]:
         return lambda: np.copyto(out, x)
     calls = [functools.partial(np.copyto, o, i) for i, _, o in _pieces(x, 1.0, out, threads)]
     return lambda: run_split(calls)
+
+
+def _new_copy(x: np.ndarray) -> Callable[[], np.ndarray]:
+    """A copy of ``x`` into a new array, split as :func:`_threaded_copy` splits it."""
+
+    def call() -> np.ndarray:
+        out = np.empty_like(x)
+        _threaded_copy(x, out)()
+        return out
+
+    return call
 
 
 def _fastest(
@@ -427,7 +448,7 @@ def measure(
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "processor": platform.processor(),
+            "processor": _cpu_name(),
         },
         "versions": _versions(names),
         "full": full,
@@ -435,6 +456,18 @@ def measure(
         "rows": [asdict(r) for r in rows],
         "extras": extras,
     }
+
+
+def _cpu_name() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo; platform.processor() is empty there)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def report(results: dict[str, Any]) -> str:
