@@ -358,10 +358,10 @@ def fuzz(session: nox.Session) -> None:
 @nox.session(python=MAIN)
 def lint(session: nox.Session) -> None:
     """ruff: lint and format check; the tables generated from the registry up to date."""
-    session.install("ruff", *_dependencies())  # unielu._tables runs from the checkout
+    session.install("ruff", *_dependencies())  # tools/tables.py runs from the checkout
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("python", "-m", "unielu._tables", "--check")
+    session.run("python", "-m", "tools.tables", "--check")
 
 
 @nox.session(python=MAIN)

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
-from backends import ADAPTERS, Adapter
 from reference import grid, ulp_errors
+from testkit import ADAPTERS, Adapter
 
 import unielu
 from unielu._registry import registry

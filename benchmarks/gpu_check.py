@@ -31,19 +31,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from testkit import ADAPTERS, ROOT, Adapter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from backends import ADAPTERS, Adapter
+# The GPU machine runs this from a checkout with nothing installed.
+sys.path.insert(0, str(ROOT))
 
 import unielu
 from unielu._registry import BackendSpec, registry
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def gpu_backends(device: str) -> list[BackendSpec]:

@@ -9,14 +9,13 @@ import sys
 from pathlib import Path
 
 import targets
+from testkit import ADAPTERS
 
-from unielu.bench import make_plan, measure, report
+from unielu.bench import Plan, measure, report
 
 if __name__ == "__main__":
     here = Path(__file__).parent
-    # The checkout's adapters, named: a failure to load them is an error, not a fallback.
-    plan, _ = make_plan(str(here.parent / "tests"))
-    results = measure(full=True, plan=plan)
+    results = measure(full=True, plan=Plan(ADAPTERS))
     results["targets"] = targets.check(results)
     print(report(results))
     print()

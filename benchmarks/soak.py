@@ -30,16 +30,13 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from backends import ADAPTERS, Adapter
 from reference import numpy_dtype
+from testkit import ADAPTERS, Adapter
 
 import unielu
 from unielu._registry import get_spec, registry

@@ -8,8 +8,10 @@ an error, never a skip. With no name, every installed backend is tested
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
+from typing import Any
 
 import pytest
 
@@ -29,6 +31,19 @@ from unielu._registry import get_spec, registry
 # The programs the distributed tests launch, each importing its framework at the top:
 # not test modules, and --doctest-modules (the NumPy sessions) must not import them.
 collect_ignore = ["at_scale"]
+
+
+@pytest.fixture(scope="session")
+def tables() -> Any:
+    """tools/tables.py, the generator of the tables in README.md and the docs
+    (developer tooling beside the package, loaded from its path)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tools", "tables.py")
+    spec = importlib.util.spec_from_file_location("unielu_tools_tables", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses looks its module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

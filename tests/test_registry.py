@@ -128,9 +128,10 @@ def test_a_registered_backend_reaches_the_test_matrix():
     assert "passed" in out.stdout and "failed" not in out.stdout
 
 
-def test_a_registered_backend_reaches_the_soak(box, capsys):
+def test_a_registered_backend_reaches_the_soak(box, capsys, monkeypatch):
     """benchmarks/soak.py takes its backends from the registry and their arrays from
     the adapters: a short soak of the throwaway backend alone runs, checked, error-free."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script
     path = ROOT / "benchmarks" / "soak.py"
     spec = importlib.util.spec_from_file_location("_unielu_soak", path)
     assert spec is not None and spec.loader is not None
@@ -148,28 +149,28 @@ def test_a_registered_backend_reaches_the_soak(box, capsys):
 
 
 def test_a_registered_backend_reaches_bench(box, tmp_path, capsys):
-    """``unielu bench`` takes its backends from the registry and its cases from the
-    adapters: a quick run of the throwaway backend alone times its adapter's case;
-    without the adapters (an installed wheel), it is timed through the registry's
-    from_numpy and to_numpy."""
+    """The benchmarks take their backends from the registry and their cases from the
+    adapters: a quick run of the throwaway backend alone times its adapter's case
+    (as ``nox -s bench`` does); without the adapters (``unielu bench``), it is timed
+    through the registry's from_numpy and to_numpy."""
     from unielu import bench
 
-    rows = {}
-    for adapters in (str(ROOT / "tests"), "none"):
+    rows = []
+    for adapters in (ADAPTERS, None):
         target = tmp_path / "bench.json"
-        assert bench.main(backends=["box"], json_path=str(target), adapters=adapters) == 0
+        plan = bench.Plan(adapters)
+        assert bench.main(backends=["box"], json_path=str(target), plan=plan) == 0
         results = json.loads(target.read_text())
         assert {r["backend"] for r in results["rows"]} == {"box"}
         assert all(r["unielu_ns"] > 0 and r["baseline_ns"] > 0 for r in results["rows"])
-        rows[adapters] = results["rows"]
-    by_adapter, by_registry = rows.values()
+        rows.append(results["rows"])
+    by_adapter, by_registry = rows
     assert {(r["case"], r["size"]) for r in by_adapter} == {
         ("box.unielu-numpy", n) for n in bench.QUICK["sizes"]
     }
     assert {r["baseline"] for r in by_adapter} == {"unielu on the NumPy array inside the Box"}
     assert {r["case"] for r in by_registry} == {"box.unielu-numpy"}
     assert "+ to_numpy" in by_registry[0]["baseline"]
-    assert "--adapters none" in capsys.readouterr().err
 
 
 def test_bench_without_adapters_names_no_framework_case():
@@ -214,26 +215,20 @@ def test_only_the_framework_places_import_a_framework():
     assert outside == set(), "a framework imported outside its places: move the code"
 
 
-def test_the_generated_tables_are_up_to_date():
+def test_the_generated_tables_are_up_to_date(tables):
     """README.md and the docs hold the registry's tables as it renders them now."""
-    from unielu import _tables
-
-    assert _tables.stale(ROOT) == [], "stale: run python -m unielu._tables"
+    assert tables.stale(ROOT) == [], "stale: run python -m tools.tables"
 
 
-def test_a_registered_backend_reaches_the_generated_tables(box):
-    from unielu import _tables
-
-    table = _tables.GENERATED["backends"].render("markdown")
+def test_a_registered_backend_reaches_the_generated_tables(box, tables):
+    table = tables.GENERATED["backends"].render("markdown")
     assert "| `box` | `throwaway_backend.Box` | no | no | 3 | kept | not checked |" in table
     readme = (ROOT / "README.md").read_text()
-    assert _tables.update(readme, "markdown") != readme  # the README would need a rewrite
+    assert tables.update(readme, "markdown") != readme  # the README would need a rewrite
 
 
-def test_a_generated_block_is_rewritten_at_its_indentation():
-    from unielu import _tables
-
+def test_a_generated_block_is_rewritten_at_its_indentation(tables):
     text = "  .. begin generated: backends\n  stale\n  .. end generated: backends\n"
-    new = _tables.update(text, "rst")
+    new = tables.update(text, "rst")
     assert "stale" not in new and "  .. list-table::\n" in new and "     * - ``numpy``" in new
-    assert _tables.update(new, "rst") == new
+    assert tables.update(new, "rst") == new

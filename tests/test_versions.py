@@ -130,11 +130,9 @@ def test_below_the_floor_the_report_says_so(too_old, capsys, monkeypatch):
     assert "too old" in line and 'pip install -U "numpy>=1.24.4"' in line
 
 
-def test_the_versions_table_lists_every_backend_s_floor():
+def test_the_versions_table_lists_every_backend_s_floor(tables):
     """The generated versions table (kept fresh by tests/test_registry.py) shows each floor."""
-    from unielu import _tables
-
-    table = _tables.GENERATED["versions"].render("markdown")
+    table = tables.GENERATED["versions"].render("markdown")
     for spec in registry():
         assert f"| {spec.name} | `{spec.requirement}`" in table
 

@@ -6,16 +6,18 @@ milliseconds. Reported: the median time per call of each and the median of
 the per-pair ratios, which cancels most of the drift of a shared machine.
 
 This module knows no framework. The NumPy backend's cases (the kernel against
-NumPy's own formula and copies) are here; every case that touches a framework
-comes from that backend's test adapter (``tests/adapters/<name>.py``), which
-``unielu bench`` loads from the source tree (see :class:`Plan`).
+NumPy's own formula and copies) are here. ``unielu bench`` times every other
+installed backend through the registry alone (its module's ``from_numpy`` and
+``to_numpy``, against the NumPy backend on the same values). The comparisons
+with each framework's own ELU need the test adapters (``tests/adapters/``,
+developer code that the installed package does not hold): ``nox -s bench``
+(``benchmarks/run.py``) hands them in as a :class:`Plan`.
 """
 
 from __future__ import annotations
 
 import functools
 import gc
-import importlib
 import json
 import platform
 import statistics
@@ -25,7 +27,6 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -109,32 +110,6 @@ Case = tuple[str, str, Callable[[], Any], Callable[[], Any]]
 Workload = tuple[str, str, int, Callable[[], Any], Callable[[], Any]]
 
 
-def default_adapters() -> Path | None:
-    """The test adapters' folder of the checkout or unpacked sdist that holds this
-    package (``tests/`` beside ``unielu/``); None for an installed wheel."""
-    tests = Path(unielu.__file__).resolve().parent.parent / "tests"
-    return tests if (tests / "backends.py").is_file() and (tests / "adapters").is_dir() else None
-
-
-def load_adapters(folder: Path) -> dict[str, Any]:
-    """Backend name -> adapter class, from ``folder``'s ``backends.py`` (the
-    ``ADAPTERS`` of tests/backends.py, which finds ``folder/adapters/<name>.py``).
-
-    ``folder`` goes first on ``sys.path``, as the tests put it: the adapters
-    import ``backends`` and ``reference`` (which needs the ``test`` extra).
-    """
-    folder = folder.resolve()
-    if not (folder / "backends.py").is_file() or not (folder / "adapters").is_dir():
-        raise ImportError(f"{folder} holds no backends.py and adapters/ (unielu's tests/)")
-    loaded = sys.modules.get("backends")
-    if loaded is not None and Path(loaded.__file__ or "").resolve().parent != folder:
-        raise ImportError(f"another module 'backends' is already imported: {loaded.__file__}")
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    adapters: dict[str, Any] = importlib.import_module("backends").ADAPTERS
-    return adapters
-
-
 @dataclass
 class Plan:
     """Where each backend's cases come from.
@@ -142,13 +117,13 @@ class Plan:
     NumPy's own cases (the kernel against NumPy's formula and copies) need no
     framework and are here. Every case that touches a framework comes from that
     backend's test adapter (``bench_cases``, ``bench_workloads``,
-    ``bench_native``). Without the adapters (``adapters`` None: an installed
-    wheel), each installed backend is timed through its module's own
-    ``from_numpy``/``to_numpy`` against the NumPy backend on the same values.
+    ``bench_native``), which ``benchmarks/run.py`` passes in. Without them
+    (``adapters`` None, as ``unielu bench`` runs), each installed backend is
+    timed through its module's own ``from_numpy``/``to_numpy`` against the
+    NumPy backend on the same values.
     """
 
     adapters: dict[str, Any] | None
-    folder: str | None = None  # where the adapters came from
     made: dict[str, Any] = field(default_factory=dict)
 
     def adapter(self, name: str) -> Any:
@@ -428,14 +403,12 @@ def measure(
 ) -> dict[str, Any]:
     """Run the benchmarks; the results as a JSON-ready dict.
 
-    ``plan`` says where the cases come from (default: :func:`make_plan`'s).
+    ``plan`` says where the cases come from (default: the registry alone).
     ``backends`` defaults to every installed backend that has cases in it, in
     the registry's order.
     """
     if plan is None:
-        plan, note = make_plan()
-        if note:
-            print(note, file=sys.stderr)
+        plan = Plan(None)
     names = list(backends) if backends else _default_backends(plan)
     settings = FULL if full else QUICK
     rows = run_timings(names, settings, samples=15 if full else 7, progress=_progress, plan=plan)
@@ -450,9 +423,9 @@ def measure(
             "platform": platform.platform(),
             "processor": _cpu_name(),
         },
-        "versions": _versions(names),
+        "versions": _framework_versions(names),
         "full": full,
-        "adapters": plan.folder,
+        "adapters": plan.adapters is not None,  # comparisons with the frameworks' own ELU
         "rows": [asdict(r) for r in rows],
         "extras": extras,
     }
@@ -491,35 +464,6 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-NO_ADAPTERS = (
-    "the comparisons with each framework's own ELU come from the test adapters of "
-    "unielu's source tree (tests/adapters/, in the repository and the sdist; "
-    "--adapters DIR); without them each installed backend is timed against the NumPy "
-    "backend, through its own from_numpy and to_numpy"
-)
-
-
-def make_plan(adapters: str | None = None) -> tuple[Plan, str]:
-    """The plan for ``--adapters``, and a note to print if the adapters are not used.
-
-    ``adapters``: a folder holding ``backends.py`` and ``adapters/`` (an error if
-    they cannot be loaded), ``"none"`` for the registry alone, or None for the
-    source tree's ``tests/`` beside the package where there is one (else, or if
-    it cannot be loaded, the registry alone).
-    """
-    if adapters == "none":
-        return Plan(None), f"unielu bench: --adapters none: {NO_ADAPTERS}"
-    folder = Path(adapters) if adapters else default_adapters()
-    if folder is None:
-        return Plan(None), f"unielu bench: no source tree beside the package: {NO_ADAPTERS}"
-    try:
-        return Plan(load_adapters(folder), folder=str(folder)), ""
-    except ImportError as error:
-        if adapters:
-            raise
-        return Plan(None), f"unielu bench: cannot load {folder}'s adapters ({error}): {NO_ADAPTERS}"
-
-
 def _default_backends(plan: Plan) -> list[str]:
     """The installed backends that have cases in ``plan`` and can run, in registry order."""
     names = []
@@ -541,16 +485,12 @@ def main(
     full: bool = False,
     backends: Sequence[str] | None = None,
     json_path: str | None = None,
-    adapters: str | None = None,
+    plan: Plan | None = None,
 ) -> int:
-    """``unielu bench``: time unielu against each framework's own ELU, side by side."""
-    try:
-        plan, note = make_plan(adapters)
-    except ImportError as error:
-        print(f"unielu bench: error: --adapters {adapters}: {error}", file=sys.stderr)
-        return 2
-    if note:
-        print(note, file=sys.stderr)
+    """``unielu bench``: time unielu on each installed backend, side by side with a
+    baseline; ``plan`` as for :func:`measure`."""
+    if plan is None:
+        plan = Plan(None)
     skipped = [b for b in backends or [] if not plan.has_cases(b)]
     if skipped:
         print(
@@ -574,7 +514,8 @@ def main(
     return 0
 
 
-def _versions(backends: Sequence[str]) -> dict[str, str]:
+def _framework_versions(backends: Sequence[str]) -> dict[str, str]:
+    """unielu's version and that of each benchmarked framework."""
     out = {"unielu": unielu.__version__}
     for name in backends:  # imported by now; a distribution may have another name
         module = sys.modules.get(get_spec(name).framework)

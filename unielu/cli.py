@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.metadata
 import json
 import math
 import os
@@ -27,21 +25,10 @@ class UsageError(Exception):
     """A bad command-line argument: reported in one line, exit status 2."""
 
 
-def _version(module: str) -> str | None:
-    """The version of an importable module, from its distribution's metadata."""
-    top = module.split(".")[0]
-    for dist in importlib.metadata.packages_distributions().get(top, [top]):
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None
-
-
 def backend_report(name: str) -> dict[str, Any]:
     """What the report says of one backend; imports its framework if installed."""
     spec = get_spec(name)
-    entry: dict[str, Any] = {"backend": name, "version": _version(spec.framework)}
+    entry: dict[str, Any] = {"backend": name, "version": spec.installed_version()}
     if not spec.installed():
         entry.update(installed=False, why=f"{spec.requirement} is not installed")
         return entry
@@ -237,7 +224,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=[b.name for b in registry()],
         help="compute with this backend",
     )
-    p_bench = sub.add_parser("bench", help="time unielu against each framework's own ELU")
+    p_bench = sub.add_parser(
+        "bench",
+        help="time unielu on each installed backend (the comparisons with each framework's "
+        "own ELU: nox -s bench, from the source tree)",
+    )
     p_bench.add_argument(
         "--full", action="store_true", help="all sizes and repeats (minutes), not the quick run"
     )
@@ -248,13 +239,6 @@ def _parser() -> argparse.ArgumentParser:
         help="benchmark only these (repeatable)",
     )
     p_bench.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    p_bench.add_argument(
-        "--adapters",
-        metavar="DIR",
-        help="the test adapters' folder, where the comparisons with each framework's own ELU "
-        "are (default: tests/ of the source tree holding unielu, if any); 'none': time each "
-        "backend against the NumPy backend through the registry alone",
-    )
     return parser
 
 
@@ -269,9 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return plot(args.alpha or [1.0], _check_range(args.range), args.output, args.backend)
         from unielu.bench import main as bench
 
-        return bench(
-            full=args.full, backends=args.backend, json_path=args.json, adapters=args.adapters
-        )
+        return bench(full=args.full, backends=args.backend, json_path=args.json)
     except UsageError as error:
         print(f"unielu {args.command}: error: {error}", file=sys.stderr)
         return 2

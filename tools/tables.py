@@ -1,10 +1,11 @@
 """Tables of facts generated from the registry into README.md and the docs.
 
-    python -m unielu._tables            # rewrite the generated blocks in place
-    python -m unielu._tables --check    # exit 1, naming them, if blocks are stale
+    python -m tools.tables            # rewrite the generated blocks in place
+    python -m tools.tables --check    # exit 1, naming them, if blocks are stale
 
-Run from a checkout. Each generated block sits between two marker lines, which
-name its table and which this module alone rewrites::
+Developer tooling, not part of the installed package: run it from the checkout's
+root (``nox -s lint`` runs the check). Each generated block sits between two
+marker lines, which name its table and which this module alone rewrites::
 
     <!-- begin generated: backends -->        (Markdown)
     <!-- end generated: backends -->
@@ -30,7 +31,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from unielu._registry import BackendSpec, registry
-from unielu._versions import versions_rows
 
 Rows = tuple[list[str], list[list[str]]]
 
@@ -109,6 +109,51 @@ def spec_keys_rows(code: str) -> Rows:
             default = f"{code}{f.default!r}{code}"
         rows.append([f"{code}{f.name}{code}", default, docs.get(f.name, "")])
     return ["key", "default", "meaning"], rows
+
+
+# -- Versions: what the registry cannot know -------------------------------------------
+
+#: What the default nox sessions installed (the newest releases), 2026-11-30.
+NEWEST_TESTED = {
+    "numpy": "numpy 2.4.6",
+    "array_api": "array-api-compat 1.16.0, array-api-strict 2.6.1",
+    "dask": "dask 2026.8.0",
+    "torch": "torch 2.13.0 (CPU)",
+    "jax": "jax 0.10.2, flax 0.12.8",
+    "tensorflow": "tensorflow-cpu 2.21.0",
+    "keras": "keras 3.15.1",
+    "cupy": "cupy-cuda12x 14.2 (on an NVIDIA H200)",
+}
+
+#: Backends not tested at their floor, and why.
+NOT_AT_FLOOR = {
+    "torch": "declared; tested: 2.13 CPU only (older releases are CUDA builds of several GB)",
+    "cupy": "declared; tested on a GPU machine only, at the newest release (nox -s gpu)",
+}
+
+
+def _floors(spec: BackendSpec, code: str) -> str:
+    """The backend's floors: its requirement, then its other test requirements with one."""
+    extra = [r for r in spec.test_requirements[1:] if ">=" in r]
+    return ", ".join(f"{code}{r}{code}" for r in [spec.requirement, *extra])
+
+
+def _how(spec: BackendSpec) -> str:
+    if spec.name in NOT_AT_FLOOR:
+        return NOT_AT_FLOOR[spec.name]
+    python = "3.10" if spec.name == "numpy" else "3.11"
+    return f'both ends: nox -s "tests({spec.name}, oldest)" (Python {python}), "tests({spec.name})"'
+
+
+def versions_rows(code: str) -> tuple[list[str], list[list[str]]]:
+    """The versions table: backend, floors, newest tested, how tested, for every
+    backend of the registry."""
+    header = ["Backend", "Requirement (floors)", "Newest tested", "How tested"]
+    rows = [
+        [spec.name, _floors(spec, code), NEWEST_TESTED.get(spec.name, "-"), _how(spec)]
+        for spec in registry()
+    ]
+    return header, rows
 
 
 def markdown(rows: Rows) -> str:
@@ -196,14 +241,14 @@ def write(root: Path) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unielu._tables", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.tables", description=__doc__)
     parser.add_argument("--check", action="store_true", help="only say which files are stale")
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
     args = parser.parse_args(argv)
     if args.check:
         names = stale(args.root)
         for name in names:
-            print(f"{name}: generated tables are stale: python -m unielu._tables", file=sys.stderr)
+            print(f"{name}: generated tables are stale: python -m tools.tables", file=sys.stderr)
         return 1 if names else 0
     for name in write(args.root):
         print(f"rewrote {name}")

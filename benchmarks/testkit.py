@@ -1,0 +1,21 @@
+"""The test adapters (``tests/adapters/``) and reference helpers, for the scripts
+in benchmarks/: the one place that puts ``tests/`` on ``sys.path``, as pytest
+does for the tests, so that ``backends`` and ``reference`` import as they do there.
+
+Developer tooling: the installed package holds no test code and never edits
+``sys.path``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from backends import ADAPTERS, Adapter  # noqa: E402
+
+__all__ = ["ADAPTERS", "ROOT", "TESTS", "Adapter"]
