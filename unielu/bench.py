@@ -182,38 +182,29 @@ def _numpy_cases(plan: Plan, x: np.ndarray, alpha: float) -> Iterable[Case]:
         plain,
     )
     yield "numpy.copy", "x.copy() (bandwidth, allocating)", lambda: unielu.elu(x, alpha), x.copy
-    yield (
-        "numpy.copyto",
-        "np.copyto (memory bandwidth)",
-        lambda: unielu.elu(x, alpha),
-        lambda: np.copyto(out, x),
-    )
+    # unielu against a copy into a warm array: the memory bandwidth.
+    against_copyto: list[tuple[str, str, Callable[[], Any]]] = [
+        ("numpy.copyto", "np.copyto (memory bandwidth)", lambda: unielu.elu(x, alpha))
+    ]
     if x.size >= 10**5:
         # The floor of that comparison: any function that returns a new array pays
         # for its memory (first-touch page faults, the kernel zeroing each page).
-        yield (
+        against_copyto.append((
             "numpy.alloc-floor-vs-copyto",
             "np.copyto vs the allocation floor (unielu column: a copy into new memory, "
             "on elu's threads)",
             _new_copy(x),
-            lambda: np.copyto(out, x),
-        )
-    # The same copy against elu writing into memory it has written before: no
-    # allocation, no first-touch page faults.
-    ours = np.empty_like(x)
-    yield (
-        "numpy.copyto-out",
-        "np.copyto, with a preallocated out",
-        lambda: unielu.elu(x, alpha, out=ours),
-        lambda: np.copyto(out, x),
-    )
-    derivative_out = np.empty_like(x)
-    yield (
-        "numpy.derivative-copyto-out",
-        "np.copyto; elu_derivative with a preallocated out",
-        lambda: unielu.elu_derivative(x, alpha, out=derivative_out),
-        lambda: np.copyto(out, x),
-    )
+        ))  # fmt: skip
+    # elu writing into memory it has written before: no allocation, no page faults.
+    ours, derivative_out = np.empty_like(x), np.empty_like(x)
+    against_copyto += [
+        ("numpy.copyto-out", "np.copyto, with a preallocated out",
+         lambda: unielu.elu(x, alpha, out=ours)),
+        ("numpy.derivative-copyto-out", "np.copyto; elu_derivative with a preallocated out",
+         lambda: unielu.elu_derivative(x, alpha, out=derivative_out)),
+    ]  # fmt: skip
+    for case, baseline, call in against_copyto:
+        yield case, baseline, call, lambda: np.copyto(out, x)
     if x.size >= 10**5:
         fastest = _fastest(plan.natives(x, alpha))
         if fastest is not None:
