@@ -25,7 +25,9 @@ from xml.etree import ElementTree
 import nox
 
 nox.needs_version = ">=2024.4"  # the floor in pyproject.toml's dev extra
-nox.options.default_venv_backend = "virtualenv"
+# uv where it is installed (the dev extra has it): it installs a framework from its
+# cache in seconds, where pip takes minutes per environment.
+nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = False
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -68,10 +70,10 @@ def _find_links() -> tuple[str, ...]:
 
 
 def _requirement(requirement: str) -> list[str]:
-    """pip arguments for a requirement: a local CPU build where this machine has one.
+    """Installer arguments for a requirement: a local CPU build where this machine has one.
 
     A ``NAME-*+cpu`` wheel for the sessions' Python in pip's find-links is pinned,
-    so that pip takes it. ``UNIELU_<NAME>`` (pip arguments) overrides one, e.g.
+    its folder named, so that pip or uv (which reads no pip configuration) takes it. ``UNIELU_<NAME>`` (pip arguments) overrides one, e.g.
     ``UNIELU_TORCH`` torch's and ``UNIELU_CUPY`` that of cupy-cuda12x.
     """
     name = re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0]
@@ -82,7 +84,7 @@ def _requirement(requirement: str) -> list[str]:
     tag = "cp" + MAIN.replace(".", "")  # the sessions' interpreter
     for folder in _find_links():
         for wheel in sorted(glob.glob(os.path.join(folder, f"{name}-*+cpu-{tag}-*.whl"))):
-            return [f"{name}=={os.path.basename(wheel).split('-')[1]}"]
+            return ["--find-links", folder, f"{name}=={os.path.basename(wheel).split('-')[1]}"]
     return [requirement]
 
 
@@ -225,6 +227,13 @@ nox.options.sessions = [
 ]
 
 
+#: What is installed, as ``pip freeze`` would say (a uv environment has no pip).
+_FREEZE = (
+    "import importlib.metadata as m; "
+    "print(*sorted(f'{d.name}=={d.version}' for d in m.distributions()), sep='\\n')"
+)
+
+
 @nox.session
 @nox.parametrize("python,backend,oldest", _test_params())
 def tests(session: nox.Session, backend: str, oldest: bool) -> None:
@@ -245,7 +254,7 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
     constraints = _install_backends(session, [spec], oldest=oldest)
     session.install(*constraints, "-e", ".[test,plot]")
     if oldest:
-        session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
+        session.run("python", "-c", _FREEZE, silent=False)
     if backend == "numpy":  # all the tests, the framework-free modules among them
         extra = ["--doctest-modules", "unielu/__init__.py"]
     else:  # the framework_free marker (pyproject.toml): those run in the NumPy sessions
