@@ -2,7 +2,7 @@
  *
  * Before each inclusion _ufuncs.c defines SUFFIX (the level's name) and the
  * compiler's target for the functions below. Every function works on a
- * block of at most BLOCK doubles in local scratch, so the compiler sees no
+ * block of at most BLOCK elements in local scratch, so the compiler sees no
  * aliasing and vectorizes each loop; the loops are branch-free (selects
  * only) and the file is compiled with floating-point contraction off, so
  * that every level, the vector body and the scalar remainder all perform
@@ -12,10 +12,15 @@
  *   k = round(x / ln2), r = (x - k*LN2_HI) - k*LN2_LO   (Cody-Waite, |r| <= ln2/2)
  *   p = expm1(r) by its Taylor polynomial, evaluated as r + r*r*q(r)
  *   expm1(x) = 2**k * p + (2**k - 1),   exp(x) = 2**k * (1 + p)
- * with 2**k built from the exponent bits. float16 inputs are computed in
- * double (elu32, derivative32) and rounded once to float32, then float16;
- * float32 inputs in float32 alone (elu32f, derivative32f), with the low-order
- * parts carried. */
+ * with 2**k built from the exponent bits. Each function's name says the dtype
+ * of its loop: float64 (elu_f64, derivative_f64) in double; float16 (elu_f16,
+ * derivative_f16) in double too, rounded by the loop to float32, then float16;
+ * float32 (elu_f32, derivative_f32) in float32 alone, with the low-order parts
+ * carried.
+ *
+ * A NaN result is set by propagate_nan64/32 or quieted32 (_ufuncs.c) as the
+ * last step, never left to the arithmetic: x's NaN where x is one, else
+ * alpha's, quieted. */
 
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
@@ -69,86 +74,111 @@ static inline double FN(expm1_taylor13)(double r)
     return FN(expm1_horner10)(r, q);
 }
 
-/* float64 elu on a block, in place: buf[i] = x < 0 ? alpha[i] * expm1(x) : x. */
-static void FN(elu64)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n)
+/* The float64 and float16 loops' block functions compute in double, one element
+ * at a time by the inline functions below, with the NaN selects (nans = 1) only
+ * in blocks that the loop found to hold a NaN x or alpha. */
+
+/* x < 0 ? alpha * expm1(x) : x in double, for the float64 and float16 loops:
+ * x clamped at `lowest`, below which expm1(x) rounds to -1 in the result's
+ * dtype; p by Taylor to degree 13 (float64 results) or 10 (ample for results
+ * rounded to float32). NaN passes both clamps. */
+static inline double FN(elu_double)(double x, double alpha, double lowest, const int degree13,
+                                    const int nans)
 {
-    for (npy_intp i = 0; i < n; i++) {
-        double x = buf[i];
-        /* Below -100, expm1 is -1 in double. NaN passes both selects. */
-        double xc = x < -100.0 ? -100.0 : x;
-        xc = xc > 0.0 ? 0.0 : xc;
-        struct reduced64 rd = FN(reduce64)(xc);
-        int64_t k = rd.k;
-        double r = rd.r;
-        double p = FN(expm1_taylor13)(r);
-        double scale = from_bits64(((uint64_t)(k + 1023)) << 52);
-        double em = scale * p + (scale - 1.0);
-        buf[i] = x < 0.0 ? alpha[i] * em : x;
+    double xc = x < lowest ? lowest : x;
+    xc = xc > 0.0 ? 0.0 : xc;
+    struct reduced64 rd = FN(reduce64)(xc);
+    double p = degree13 ? FN(expm1_taylor13)(rd.r) : FN(expm1_taylor10)(rd.r);
+    double scale = from_bits64(((uint64_t)(rd.k + 1023)) << 52);
+    double em = scale * p + (scale - 1.0);
+    if (nans) return x < 0.0 ? propagate_nan64(alpha, alpha * em) : propagate_nan64(x, x);
+    return x < 0.0 ? alpha * em : x;
+}
+
+/* float64 elu on a block, in place. Below -100, expm1 is -1 in double. */
+static void FN(elu_f64)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n, int nans)
+{
+    if (nans) {
+        for (npy_intp i = 0; i < n; i++) buf[i] = FN(elu_double)(buf[i], alpha[i], -100.0, 1, 1);
+    }
+    else {
+        for (npy_intp i = 0; i < n; i++) buf[i] = FN(elu_double)(buf[i], alpha[i], -100.0, 1, 0);
     }
 }
 
-/* float64 derivative on a block, in place: x > 0 ? 1 : alpha[i] * exp(x).
- * alpha * exp(x) is formed as (alpha * (1+p)/2) * 2**a * 2**a * 2**c with
- * a + a + c = k + 1, every factor a normal number: no intermediate is
- * subnormal while the result is normal, so a large alpha keeps full accuracy
- * where exp(x) alone would be subnormal. */
-static void FN(derivative64)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n)
+/* x > 0 ? 1 : alpha * exp(x) for float64 results. alpha * exp(x) is formed
+ * as (alpha * (1+p)/2) * 2**a * 2**a * 2**c with a + a + c = k + 1, every
+ * factor a normal number: no intermediate is subnormal while the result is
+ * normal, so a large alpha keeps full accuracy where exp(x) alone would be
+ * subnormal. */
+static inline double FN(derivative_double64)(double x, double alpha, const int nans)
 {
-    for (npy_intp i = 0; i < n; i++) {
-        double x = buf[i];
-        /* Below -1460, alpha * exp(x) < 2**-1075 for every finite alpha. */
-        double xc = x < -1460.0 ? -1460.0 : x;
-        xc = xc > 0.0 ? 0.0 : xc;
-        struct reduced64 rd = FN(reduce64)(xc);
-        int64_t k = rd.k;
-        double r = rd.r;
-        double p = FN(expm1_taylor13)(r);
-        double h = 0.5 * (1.0 + p);       /* exact halving: alpha * h cannot overflow */
-        double kk = rd.kf + 1.0;          /* in [-2105, 1] */
-        double ta = kk * (1.0 / 3.0) + SHIFTER;
-        int64_t a = (int64_t)(bits64(ta) - bits64(SHIFTER));
-        int64_t c = (k + 1) - 2 * a;
-        double sa = from_bits64(((uint64_t)(a + 1023)) << 52);
-        double sc = from_bits64(((uint64_t)(c + 1023)) << 52);
-        double m = ((alpha[i] * h) * sa) * sa * sc;
-        buf[i] = x > 0.0 ? 1.0 : m;
+    /* Below -1460, alpha * exp(x) < 2**-1075 for every finite alpha. */
+    double xc = x < -1460.0 ? -1460.0 : x;
+    xc = xc > 0.0 ? 0.0 : xc;
+    struct reduced64 rd = FN(reduce64)(xc);
+    int64_t k = rd.k;
+    double r = rd.r;
+    double p = FN(expm1_taylor13)(r);
+    double h = 0.5 * (1.0 + p);       /* exact halving: alpha * h cannot overflow */
+    double kk = rd.kf + 1.0;          /* in [-2105, 1] */
+    double ta = kk * (1.0 / 3.0) + SHIFTER;
+    int64_t a = (int64_t)(bits64(ta) - bits64(SHIFTER));
+    int64_t c = (k + 1) - 2 * a;
+    double sa = from_bits64(((uint64_t)(a + 1023)) << 52);
+    double sc = from_bits64(((uint64_t)(c + 1023)) << 52);
+    double m = ((alpha * h) * sa) * sa * sc;
+    if (nans) m = propagate_nan64(x, propagate_nan64(alpha, m));
+    return x > 0.0 ? 1.0 : m;
+}
+
+static void FN(derivative_f64)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n,
+                               int nans)
+{
+    if (nans) {
+        for (npy_intp i = 0; i < n; i++) buf[i] = FN(derivative_double64)(buf[i], alpha[i], 1);
+    }
+    else {
+        for (npy_intp i = 0; i < n; i++) buf[i] = FN(derivative_double64)(buf[i], alpha[i], 0);
     }
 }
 
-/* float32 elu on a block of float32 values held in double: the result is
- * rounded to float32 by the caller. Degree 9 is ample for float32. */
-static void FN(elu32)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n)
+/* float16 elu on a block of float16 values held in double, in place: the loop
+ * rounds the results to float32, then float16. Below -104, expm1 is -1 after
+ * rounding to float32. */
+static void FN(elu_f16)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n, int nans)
 {
-    for (npy_intp i = 0; i < n; i++) {
-        double x = buf[i];
-        /* Below -104, expm1 is -1 after rounding to float32. */
-        double xc = x < -104.0 ? -104.0 : x;
-        xc = xc > 0.0 ? 0.0 : xc;
-        struct reduced64 rd = FN(reduce64)(xc);
-        int64_t k = rd.k;
-        double r = rd.r;
-        double p = FN(expm1_taylor10)(r);
-        double scale = from_bits64(((uint64_t)(k + 1023)) << 52);
-        double em = scale * p + (scale - 1.0);
-        buf[i] = x < 0.0 ? alpha[i] * em : x;
+    if (nans) {
+        for (npy_intp i = 0; i < n; i++) buf[i] = FN(elu_double)(buf[i], alpha[i], -104.0, 0, 1);
+    }
+    else {
+        for (npy_intp i = 0; i < n; i++) buf[i] = FN(elu_double)(buf[i], alpha[i], -104.0, 0, 0);
     }
 }
 
-/* float32 derivative, in double: alpha (<= 3.5e38) * exp(x >= -200) and the
- * scaling by 2**k (k >= -289) stay normal doubles; float32 rounds once. */
-static void FN(derivative32)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n)
+/* float16 derivative, in double: alpha (a float32, <= 3.5e38) * exp(x >= -200)
+ * and the scaling by 2**k (k >= -289) stay normal doubles; rounded by the loop
+ * once to float32, then to float16. */
+static inline double FN(derivative_double16)(double x, double alpha, const int nans)
 {
-    for (npy_intp i = 0; i < n; i++) {
-        double x = buf[i];
-        double xc = x < -200.0 ? -200.0 : x;
-        xc = xc > 0.0 ? 0.0 : xc;
-        struct reduced64 rd = FN(reduce64)(xc);
-        int64_t k = rd.k;
-        double r = rd.r;
-        double p = FN(expm1_taylor10)(r);
-        double scale = from_bits64(((uint64_t)(k + 1023)) << 52);
-        double m = (alpha[i] * (1.0 + p)) * scale;
-        buf[i] = x > 0.0 ? 1.0 : m;
+    double xc = x < -200.0 ? -200.0 : x;
+    xc = xc > 0.0 ? 0.0 : xc;
+    struct reduced64 rd = FN(reduce64)(xc);
+    double p = FN(expm1_taylor10)(rd.r);
+    double scale = from_bits64(((uint64_t)(rd.k + 1023)) << 52);
+    double m = (alpha * (1.0 + p)) * scale;
+    if (nans) m = propagate_nan64(x, propagate_nan64(alpha, m));
+    return x > 0.0 ? 1.0 : m;
+}
+
+static void FN(derivative_f16)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n,
+                               int nans)
+{
+    if (nans) {
+        for (npy_intp i = 0; i < n; i++) buf[i] = FN(derivative_double16)(buf[i], alpha[i], 1);
+    }
+    else {
+        for (npy_intp i = 0; i < n; i++) buf[i] = FN(derivative_double16)(buf[i], alpha[i], 0);
     }
 }
 
@@ -202,9 +232,9 @@ static inline float FN(times_alpha32)(float a, float e, float el)
  * and alpha * (e + el) by the exact product of 12-bit halves (split with a
  * mask of the significand bits), so that the result is rounded once, up to
  * terms ~2**-24 of the low part. */
-static inline void FN(elu32f_body)(float *RESTRICT out, const float *RESTRICT in,
+static inline void FN(elu_f32_body)(float *RESTRICT out, const float *RESTRICT in,
                                    const float *RESTRICT alpha, const int mode, npy_intp n,
-                                   const int tiny)
+                                   const int special)
 {
     for (npy_intp i = 0; i < n; i++) {
         float x = in[i];
@@ -224,45 +254,49 @@ static inline void FN(elu32f_body)(float *RESTRICT out, const float *RESTRICT in
         float y = e + el; /* alpha 1 */
         if (mode != ALPHA_IS_1) {
             float ya = FN(times_alpha32)(a, e, el);
-            if (tiny) {
+            if (special) {
                 /* Tiny results (a tiny alpha or x): the halves' products could
                  * underflow; alpha 0 gives -0.0 here, as alpha * expm1(x) does
                  * (the sum above, +0.0). */
                 ya = ya > -0x1p-100f ? a * (e + el) : ya;
             }
             y = mode == ALPHAS && a == 1.0f ? y : ya;
+            if (special) y = propagate_nan32(a, y);
         }
-        out[i] = x < 0.0f ? y : x;
+        y = x < 0.0f ? y : x;
+        /* Alpha 1 scans for nothing else, and a scan costs what this does. */
+        out[i] = mode == ALPHA_IS_1 || special ? quieted32(y) : y;
     }
 }
 
-/* The tiny-result select only in blocks that may have one: elsewhere
- * (alpha >= 2**-60, x <= -2**-39 or x >= 0) |y| >= 2**-100, which the select
- * keeps, so each element's bits are the same either way. */
-static void FN(elu32f)(float *RESTRICT out, const float *RESTRICT in, const float *RESTRICT alpha,
-                       npy_intp astep, npy_intp n)
+/* The tiny-result and NaN selects (special) only in blocks that may need
+ * them: elsewhere (alpha >= 2**-60, x <= -2**-39 or x >= 0, no NaN)
+ * |y| >= 2**-100, which the tiny select keeps, so each element's bits are the
+ * same either way. */
+static void FN(elu_f32)(float *RESTRICT out, const float *RESTRICT in, const float *RESTRICT alpha,
+                        npy_intp astep, npy_intp n)
 {
     if (astep == 0 && alpha[0] == 1.0f) {
-        FN(elu32f_body)(out, in, alpha, ALPHA_IS_1, n, 0);
+        FN(elu_f32_body)(out, in, alpha, ALPHA_IS_1, n, 0);
         return;
     }
-    int tiny = 0;
-    for (npy_intp i = 0; i < n; i++) tiny |= (in[i] < 0.0f) & (in[i] > -0x1p-39f);
+    int special = 0;
+    for (npy_intp i = 0; i < n; i++) special |= !((in[i] <= -0x1p-39f) | (in[i] >= 0.0f));
     if (astep == 0) { /* one alpha: its halves are computed once */
-        if (tiny | (alpha[0] < 0x1p-60f)) {
-            FN(elu32f_body)(out, in, alpha, ALPHA_SCALAR, n, 1);
+        if (special | !(alpha[0] >= 0x1p-60f)) {
+            FN(elu_f32_body)(out, in, alpha, ALPHA_SCALAR, n, 1);
         }
         else {
-            FN(elu32f_body)(out, in, alpha, ALPHA_SCALAR, n, 0);
+            FN(elu_f32_body)(out, in, alpha, ALPHA_SCALAR, n, 0);
         }
         return;
     }
-    for (npy_intp i = 0; i < n; i++) tiny |= alpha[i] < 0x1p-60f;
-    if (tiny) {
-        FN(elu32f_body)(out, in, alpha, ALPHAS, n, 1);
+    for (npy_intp i = 0; i < n; i++) special |= !(alpha[i] >= 0x1p-60f);
+    if (special) {
+        FN(elu_f32_body)(out, in, alpha, ALPHAS, n, 1);
     }
     else {
-        FN(elu32f_body)(out, in, alpha, ALPHAS, n, 0);
+        FN(elu_f32_body)(out, in, alpha, ALPHAS, n, 0);
     }
 }
 
@@ -271,7 +305,7 @@ static void FN(elu32f)(float *RESTRICT out, const float *RESTRICT in, const floa
  * three exact steps 2**b1 * 2**b2 * 2**b3, every factor a normal float32 and
  * the last one the only one that can make the result subnormal: rounded once
  * where exp(x) alone is subnormal and alpha large. */
-static inline void FN(derivative32f_body)(float *RESTRICT out, const float *RESTRICT in,
+static inline void FN(derivative_f32_body)(float *RESTRICT out, const float *RESTRICT in,
                                           const float *RESTRICT alpha, const int mode,
                                           npy_intp n, const int tiny, const int deep)
 {
@@ -316,14 +350,18 @@ static inline void FN(derivative32f_body)(float *RESTRICT out, const float *REST
             float mt = a * ((e + el) * f3);
             /* |alpha|: a negative array alpha, applied as written, is not tiny. */
             m = (a < 0x1p-100f) & (a > -0x1p-100f) ? mt : m;
+            m = propagate_nan32(a, m);
         }
+        if (deep) m = propagate_nan32(x, m);
         out[i] = x > 0.0f ? 1.0f : m;
     }
 }
 
-/* The tiny-alpha select only in blocks that have one: each element's bits are
- * the same either way (the select keeps m for every other alpha). */
-static void FN(derivative32f)(float *RESTRICT out, const float *RESTRICT in,
+/* The tiny-alpha select (and alpha's NaN select) only in blocks with a tiny or
+ * NaN alpha, x's NaN select only with the three-step scaling (a NaN x asks for
+ * it): each element's bits are the same either way (the selects keep m for
+ * every other alpha and x). */
+static void FN(derivative_f32)(float *RESTRICT out, const float *RESTRICT in,
                               const float *RESTRICT alpha, npy_intp astep, npy_intp n)
 {
     int tiny = 0, deep = 0;
@@ -333,34 +371,34 @@ static void FN(derivative32f)(float *RESTRICT out, const float *RESTRICT in,
         for (npy_intp i = 0; i < n; i++) deep |= !(in[i] >= -87.0f);
         if (alpha[0] == 1.0f) {
             if (deep) {
-                FN(derivative32f_body)(out, in, alpha, ALPHA_IS_1, n, 0, 1);
+                FN(derivative_f32_body)(out, in, alpha, ALPHA_IS_1, n, 0, 1);
             }
             else {
-                FN(derivative32f_body)(out, in, alpha, ALPHA_IS_1, n, 0, 0);
+                FN(derivative_f32_body)(out, in, alpha, ALPHA_IS_1, n, 0, 0);
             }
         }
-        else if ((alpha[0] < 0x1p-100f) & (alpha[0] > -0x1p-100f)) {
-            FN(derivative32f_body)(out, in, alpha, ALPHA_SCALAR, n, 1, 1);
+        else if (!((alpha[0] >= 0x1p-100f) | (alpha[0] <= -0x1p-100f))) {
+            FN(derivative_f32_body)(out, in, alpha, ALPHA_SCALAR, n, 1, 1);
         }
         else if (deep) {
-            FN(derivative32f_body)(out, in, alpha, ALPHA_SCALAR, n, 0, 1);
+            FN(derivative_f32_body)(out, in, alpha, ALPHA_SCALAR, n, 0, 1);
         }
         else {
-            FN(derivative32f_body)(out, in, alpha, ALPHA_SCALAR, n, 0, 0);
+            FN(derivative_f32_body)(out, in, alpha, ALPHA_SCALAR, n, 0, 0);
         }
         return;
     }
-    for (npy_intp i = 0; i < n; i++) tiny |= (alpha[i] < 0x1p-100f) & (alpha[i] > -0x1p-100f);
+    for (npy_intp i = 0; i < n; i++) tiny |= !((alpha[i] >= 0x1p-100f) | (alpha[i] <= -0x1p-100f));
     if (tiny) {
-        FN(derivative32f_body)(out, in, alpha, ALPHAS, n, 1, 1);
+        FN(derivative_f32_body)(out, in, alpha, ALPHAS, n, 1, 1);
     }
     else {
-        FN(derivative32f_body)(out, in, alpha, ALPHAS, n, 0, 1);
+        FN(derivative_f32_body)(out, in, alpha, ALPHAS, n, 0, 1);
     }
 }
 
 /* Loads and stores between the operands and the double scratch. */
-static void FN(load32)(double *buf, const char *src, npy_intp step, npy_intp n)
+static int FN(load_f32)(double *buf, const char *src, npy_intp step, npy_intp n)
 {
     if (step == (npy_intp)sizeof(float)) {
         const float *s = (const float *)src;
@@ -369,31 +407,33 @@ static void FN(load32)(double *buf, const char *src, npy_intp step, npy_intp n)
     else {
         for (npy_intp i = 0; i < n; i++) buf[i] = (double)*(const float *)(src + i * step);
     }
+    int nans = 0;
+    for (npy_intp i = 0; i < n; i++) nans |= buf[i] != buf[i];
+    return nans;
 }
 
-static void FN(store32)(char *dst, npy_intp step, const double *buf, npy_intp n)
+/* The NaN test in the copy itself: the copy waits on memory, the test does not. */
+static int FN(load_f64)(double *buf, const char *src, npy_intp step, npy_intp n)
 {
-    if (step == (npy_intp)sizeof(float)) {
-        float *d = (float *)dst;
-        for (npy_intp i = 0; i < n; i++) d[i] = (float)buf[i];
-    }
-    else {
-        for (npy_intp i = 0; i < n; i++) *(float *)(dst + i * step) = (float)buf[i];
-    }
-}
-
-static void FN(load64)(double *buf, const char *src, npy_intp step, npy_intp n)
-{
+    int nans = 0;
     if (step == (npy_intp)sizeof(double)) {
         const double *s = (const double *)src;
-        for (npy_intp i = 0; i < n; i++) buf[i] = s[i];
+        for (npy_intp i = 0; i < n; i++) {
+            buf[i] = s[i];
+            nans |= s[i] != s[i];
+        }
     }
     else {
-        for (npy_intp i = 0; i < n; i++) buf[i] = *(const double *)(src + i * step);
+        for (npy_intp i = 0; i < n; i++) {
+            double v = *(const double *)(src + i * step);
+            buf[i] = v;
+            nans |= v != v;
+        }
     }
+    return nans;
 }
 
-static void FN(store64)(char *dst, npy_intp step, const double *buf, npy_intp n)
+static void FN(store_f64)(char *dst, npy_intp step, const double *buf, npy_intp n)
 {
     if (step == (npy_intp)sizeof(double)) {
         double *d = (double *)dst;
@@ -405,8 +445,12 @@ static void FN(store64)(char *dst, npy_intp step, const double *buf, npy_intp n)
 }
 
 static const struct kernels FN(kernels) = {
-    FN(elu64), FN(derivative64), FN(elu32), FN(derivative32), FN(elu32f), FN(derivative32f),
-    FN(load32), FN(store32), FN(load64), FN(store64),
+    .f64 = {FN(elu_f64), FN(derivative_f64)},
+    .f16 = {FN(elu_f16), FN(derivative_f16)},
+    .f32 = {FN(elu_f32), FN(derivative_f32)},
+    .load_f32 = FN(load_f32),
+    .load_f64 = FN(load_f64),
+    .store_f64 = FN(store_f64),
 };
 
 #undef reduced64

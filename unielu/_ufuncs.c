@@ -23,9 +23,6 @@
 
 #if defined(_MSC_VER) && !defined(__clang__)
 #pragma fenv_access(on)
-#endif
-
-#if defined(_MSC_VER) && !defined(__clang__)
 #define RESTRICT __restrict
 #else
 #define RESTRICT restrict
@@ -41,7 +38,7 @@ static const double LN2_LO = 1.90821492927058770002e-10;
 /* 1.5 * 2**52: adding it rounds to an integer held in the low significand bits. */
 static const double SHIFTER = 6755399441055744.0;
 
-/* The same in float32. LN2_HIF has 16 significant bits: k * LN2_HIF is exact for |k| < 2**8. */
+/* The same in float32. LN2_HIF has 15 significant bits: k * LN2_HIF is exact for |k| < 2**9. */
 static const float INV_LN2F = 1.44269502f;
 static const float LN2_HIF = 0.693145752f;  /* 0x3F317200 */
 static const float SHIFTERF = 12582912.0f;  /* 1.5 * 2**23 */
@@ -82,18 +79,51 @@ static inline double from_bits64(uint64_t u)
     return v;
 }
 
-typedef void (*block_fn)(double *, const double *, npy_intp);
+/* NaN results (docs/contract.rst): the NaN they come from, x's where x is one,
+ * else alpha's, with its quiet bit set and its sign and payload kept. Set with
+ * bits and selects, never left to the arithmetic: which of two NaN operands an
+ * operation returns depends on the order the compiler gives them, and the
+ * float32 loops' splitting by masks cuts payload bits. The block functions
+ * take these selects only in blocks with a NaN in x or alpha (found by a scan
+ * they already make, or while loading), except where the select costs no more
+ * than a scan: the same bits either way. */
+
+/* y, or n quieted where n is a NaN. */
+static inline double propagate_nan64(double n, double y)
+{
+    return n != n ? from_bits64(bits64(n) | 0x0008000000000000u) : y;
+}
+
+static inline float propagate_nan32(float n, float y)
+{
+    return n != n ? from_bits32(bits32(n) | 0x00400000u) : y;
+}
+
+/* v, quieted where v is a NaN: the same as propagate_nan32(v, v), one select fewer. */
+static inline float quieted32(float v)
+{
+    return from_bits32(bits32(v) | (v != v ? 0x00400000u : 0u));
+}
+
+/* Block functions: on a block of double scratch in place (float64, and float16
+ * computed in double), told whether the block's x or alpha holds a NaN; or
+ * from float32 in to float32 out, given alpha's step (0: one alpha). Loads
+ * into double scratch return whether a value loaded is a NaN. */
+typedef void (*block_fn)(double *, const double *, npy_intp, int);
 typedef void (*block_fnf)(float *, const float *, const float *, npy_intp, npy_intp);
-typedef void (*load_fn)(double *, const char *, npy_intp, npy_intp);
+typedef int (*load_fn)(double *, const char *, npy_intp, npy_intp);
 typedef void (*store_fn)(char *, npy_intp, const double *, npy_intp);
 
+/* Which function a loop computes: the ufunc's `data` for each loop, and the
+ * index into the block functions of each dtype. */
+enum func { ELU, DERIVATIVE };
+
+/* One SIMD level's functions; f64, f16 and f32 by the dtype of their loop. */
 struct kernels {
-    block_fn elu64, derivative64, elu32, derivative32;
-    block_fnf elu32f, derivative32f;
-    load_fn load32;
-    store_fn store32;
-    load_fn load64;
-    store_fn store64;
+    block_fn f64[2], f16[2];
+    block_fnf f32[2];
+    load_fn load_f32, load_f64;
+    store_fn store_f64;
 };
 
 /* How a float32 block function gets alpha: one value equal to 1 (nothing to
@@ -142,14 +172,24 @@ enum alpha_mode { ALPHA_IS_1, ALPHA_SCALAR, ALPHAS };
 
 #endif
 
+/* The SIMD levels, lowest first (one table: names and kernels at one index);
+ * on aarch64 the baseline is NEON, and "neon" names it. */
+static const char *const LEVEL_NAMES[] = {"baseline", "avx2", "avx512"};
+#define LEVEL_CHOICES "'baseline', 'avx2', 'avx512' (or 'neon')"
 #if defined(__aarch64__) || defined(_M_ARM64)
-static const char *BASELINE_NAME = "neon";
+#define BASELINE_ALIAS "neon"
 #else
-static const char *BASELINE_NAME = "baseline";
+#define BASELINE_ALIAS "baseline"
 #endif
+static const struct kernels *const LEVEL_KERNELS[] = {
+    &kernels_baseline,
+#ifdef UNIELU_X86_LEVELS
+    &kernels_avx2, &kernels_avx512,
+#endif
+};
 
 static const struct kernels *active = &kernels_baseline;
-static const char *active_name = "baseline";
+static const char *active_name = BASELINE_ALIAS;
 
 /* ---- float16 <-> float32, round to nearest even (no libm, no intrinsics) - */
 
@@ -232,29 +272,32 @@ static inline void prefetch_block(const char *x, npy_intp sx, char *out, npy_int
 #endif
 }
 
-static void loop_f64(char **args, const npy_intp *dimensions, const npy_intp *steps, int elu)
+/* float64, and float16 computed in double: blocks through double scratch,
+ * loaded and stored by the dtype's functions. */
+static void loop_via_double(char **args, const npy_intp *dimensions, const npy_intp *steps,
+                            block_fn f, load_fn load_x, load_fn load_alpha, store_fn store,
+                            size_t itemsize)
 {
     double buf[BLOCK], abuf[BLOCK];
-    const struct kernels *k = active;
-    block_fn f = elu ? k->elu64 : k->derivative64;
     npy_intp n = dimensions[0];
     char *x = args[0], *a = args[1], *out = args[2];
     npy_intp sx = steps[0], sa = steps[1], so = steps[2];
+    int alpha_nan = 0;
     if (sa == 0) {
-        double alpha = *(double *)a;
-        for (npy_intp i = 0; i < BLOCK; i++) abuf[i] = alpha;
+        alpha_nan = load_alpha(abuf, a, 0, 1);
+        for (npy_intp i = 1; i < BLOCK; i++) abuf[i] = abuf[0];
     }
     for (npy_intp start = 0; start < n; start += BLOCK) {
         npy_intp m = n - start < BLOCK ? n - start : BLOCK;
         if (start + BLOCK < n) {
             npy_intp next = n - start - BLOCK < BLOCK ? n - start - BLOCK : BLOCK;
             prefetch_block(x + (start + BLOCK) * sx, sx, out + (start + BLOCK) * so, so, next,
-                           sizeof(double));
+                           itemsize);
         }
-        k->load64(buf, x + start * sx, sx, m);
-        if (sa != 0) k->load64(abuf, a + start * sa, sa, m);
-        f(buf, abuf, m);
-        k->store64(out + start * so, so, buf, m);
+        int nans = load_x(buf, x + start * sx, sx, m);
+        if (sa != 0) alpha_nan = load_alpha(abuf, a + start * sa, sa, m);
+        f(buf, abuf, m, nans | alpha_nan);
+        store(out + start * so, so, buf, m);
     }
     clear_fp_flags();
 }
@@ -269,11 +312,10 @@ static void gather32(float *buf, const char *src, npy_intp step, npy_intp m)
     }
 }
 
-static void loop_f32(char **args, const npy_intp *dimensions, const npy_intp *steps, int elu)
+/* float32 in float32 lanes: x read where it lies when contiguous. */
+static void loop_f32(char **args, const npy_intp *dimensions, const npy_intp *steps, block_fnf f)
 {
     float buf[BLOCK], xbuf[BLOCK], abuf[BLOCK];
-    const struct kernels *k = active;
-    block_fnf f = elu ? k->elu32f : k->derivative32f;
     npy_intp n = dimensions[0];
     char *x = args[0], *a = args[1], *out = args[2];
     npy_intp sx = steps[0], sa = steps[1], so = steps[2];
@@ -313,67 +355,53 @@ static void loop_f32(char **args, const npy_intp *dimensions, const npy_intp *st
     clear_fp_flags();
 }
 
+static int load_f16(double *buf, const char *src, npy_intp step, npy_intp m)
+{
+    int nans = 0;
+    for (npy_intp i = 0; i < m; i++) {
+        npy_uint16 h = *(const npy_uint16 *)(src + i * step);
+        buf[i] = (double)half_to_float(h);
+        nans |= (h & 0x7fffu) > 0x7c00u;
+    }
+    return nans;
+}
+
+/* Rounded to float32 first, as the float32 path rounds. A NaN keeps its sign
+ * and its payload's top bits through both conversions (float_to_half's and the
+ * CPU's, which follows IEEE 754's recommendation on x86 and ARM). */
+static void store_f16(char *dst, npy_intp step, const double *buf, npy_intp m)
+{
+    for (npy_intp i = 0; i < m; i++) *(npy_uint16 *)(dst + i * step) = float_to_half((float)buf[i]);
+}
+
+/* The ufuncs' loops, shared by elu and elu_derivative: `data` says which
+ * (enum func), as in NumPy's and scipy.special's generated loops. Each reads
+ * the level once, so a call runs at one level throughout. */
+
 /* float16 x, float32 alpha (the contract's working precision), float16 out. */
-static void loop_f16(char **args, const npy_intp *dimensions, const npy_intp *steps, int elu)
+static void loop_e(char **args, const npy_intp *dimensions, const npy_intp *steps, void *data)
 {
-    double buf[BLOCK], abuf[BLOCK];
     const struct kernels *k = active;
-    block_fn f = elu ? k->elu32 : k->derivative32;
-    npy_intp n = dimensions[0];
-    char *x = args[0], *a = args[1], *out = args[2];
-    npy_intp sx = steps[0], sa = steps[1], so = steps[2];
-    if (sa == 0) {
-        double alpha = (double)*(float *)a;
-        for (npy_intp i = 0; i < BLOCK; i++) abuf[i] = alpha;
-    }
-    for (npy_intp start = 0; start < n; start += BLOCK) {
-        npy_intp m = n - start < BLOCK ? n - start : BLOCK;
-        for (npy_intp i = 0; i < m; i++) {
-            buf[i] = (double)half_to_float(*(npy_uint16 *)(x + (start + i) * sx));
-        }
-        if (sa != 0) k->load32(abuf, a + start * sa, sa, m);
-        f(buf, abuf, m);
-        for (npy_intp i = 0; i < m; i++) { /* float32 first: rounded as the float32 path */
-            *(npy_uint16 *)(out + (start + i) * so) = float_to_half((float)buf[i]);
-        }
-    }
-    clear_fp_flags();
+    loop_via_double(args, dimensions, steps, k->f16[*(const enum func *)data], load_f16,
+                    k->load_f32, store_f16, sizeof(npy_uint16));
 }
 
-static void elu_d(char **args, const npy_intp *d, const npy_intp *s, void *data)
+static void loop_f(char **args, const npy_intp *dimensions, const npy_intp *steps, void *data)
 {
-    (void)data;
-    loop_f64(args, d, s, 1);
-}
-static void elu_f(char **args, const npy_intp *d, const npy_intp *s, void *data)
-{
-    (void)data;
-    loop_f32(args, d, s, 1);
-}
-static void elu_e(char **args, const npy_intp *d, const npy_intp *s, void *data)
-{
-    (void)data;
-    loop_f16(args, d, s, 1);
-}
-static void der_d(char **args, const npy_intp *d, const npy_intp *s, void *data)
-{
-    (void)data;
-    loop_f64(args, d, s, 0);
-}
-static void der_f(char **args, const npy_intp *d, const npy_intp *s, void *data)
-{
-    (void)data;
-    loop_f32(args, d, s, 0);
-}
-static void der_e(char **args, const npy_intp *d, const npy_intp *s, void *data)
-{
-    (void)data;
-    loop_f16(args, d, s, 0);
+    loop_f32(args, dimensions, steps, active->f32[*(const enum func *)data]);
 }
 
-static PyUFuncGenericFunction elu_loops[] = {elu_e, elu_f, elu_d};
-static PyUFuncGenericFunction der_loops[] = {der_e, der_f, der_d};
-static void *loop_data[] = {NULL, NULL, NULL};
+static void loop_d(char **args, const npy_intp *dimensions, const npy_intp *steps, void *data)
+{
+    const struct kernels *k = active;
+    loop_via_double(args, dimensions, steps, k->f64[*(const enum func *)data], k->load_f64,
+                    k->load_f64, k->store_f64, sizeof(double));
+}
+
+static PyUFuncGenericFunction loops[] = {loop_e, loop_f, loop_d};
+static enum func funcs[] = {ELU, DERIVATIVE};
+static void *elu_data[] = {&funcs[ELU], &funcs[ELU], &funcs[ELU]};
+static void *der_data[] = {&funcs[DERIVATIVE], &funcs[DERIVATIVE], &funcs[DERIVATIVE]};
 static char loop_types[] = {
     NPY_HALF, NPY_FLOAT, NPY_HALF,
     NPY_FLOAT, NPY_FLOAT, NPY_FLOAT,
@@ -382,45 +410,38 @@ static char loop_types[] = {
 
 /* ---- SIMD level ---------------------------------------------------------- */
 
-/* The levels this CPU can run, best last; returns how many. */
-static int available_levels(const char **names, const struct kernels **impls)
+/* How many levels this CPU can run: LEVEL_KERNELS' first ones. */
+static int available_levels(void)
 {
-    int count = 0;
-    names[count] = BASELINE_NAME;
-    impls[count++] = &kernels_baseline;
+    int count = 1;
 #ifdef UNIELU_X86_LEVELS
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        names[count] = "avx2";
-        impls[count++] = &kernels_avx2;
-        if (__builtin_cpu_supports("avx512f")) {
-            names[count] = "avx512";
-            impls[count++] = &kernels_avx512;
-        }
+        count = __builtin_cpu_supports("avx512f") ? 3 : 2;
     }
 #endif
     return count;
 }
 
+static const char *level_name(int level)
+{
+    return level == 0 ? BASELINE_ALIAS : LEVEL_NAMES[level];
+}
+
 /* Use the best level not above `cap` (NULL: the best); -1 if `cap` is unknown. */
 static int choose_level(const char *cap)
 {
-    const char *names[3];
-    const struct kernels *impls[3];
-    int count = available_levels(names, impls);
-    int chosen = count - 1;
+    int chosen = available_levels() - 1;
     if (cap != NULL && cap[0] != '\0') {
-        static const char *order[] = {"baseline", "avx2", "avx512"};
-        int rank = -1;
-        for (int i = 0; i < 3; i++) {
-            if (strcmp(cap, order[i]) == 0) rank = i;
+        int rank = strcmp(cap, "neon") == 0 ? 0 : -1;
+        for (int i = 0; i < (int)(sizeof LEVEL_NAMES / sizeof LEVEL_NAMES[0]); i++) {
+            if (strcmp(cap, LEVEL_NAMES[i]) == 0) rank = i;
         }
-        if (strcmp(cap, "neon") == 0) rank = 0;
         if (rank < 0) return -1;
         if (rank < chosen) chosen = rank;
     }
-    active = impls[chosen];
-    active_name = names[chosen];
+    active = LEVEL_KERNELS[chosen];
+    active_name = level_name(chosen);
     return 0;
 }
 
@@ -435,13 +456,11 @@ static PyObject *py_simd_levels(PyObject *self, PyObject *noargs)
 {
     (void)self;
     (void)noargs;
-    const char *names[3];
-    const struct kernels *impls[3];
-    int count = available_levels(names, impls);
+    int count = available_levels();
     PyObject *result = PyTuple_New(count);
     if (result == NULL) return NULL;
     for (int i = 0; i < count; i++) {
-        PyObject *name = PyUnicode_FromString(names[i]);
+        PyObject *name = PyUnicode_FromString(level_name(i));
         if (name == NULL) {
             Py_DECREF(result);
             return NULL;
@@ -458,8 +477,7 @@ static PyObject *py_set_simd_level(PyObject *self, PyObject *arg)
     if (cap == NULL) return NULL;
     if (choose_level(cap) < 0) {
         PyErr_Format(PyExc_ValueError,
-                     "SIMD level must be one of 'baseline', 'avx2', 'avx512' (or 'neon'); "
-                     "got %R", arg);
+                     "SIMD level must be one of " LEVEL_CHOICES "; got %R", arg);
         return NULL;
     }
     return PyUnicode_FromString(active_name);
@@ -496,19 +514,19 @@ PyMODINIT_FUNC PyInit__ufuncs(void)
     const char *cap = getenv("UNIELU_SIMD");
     if (choose_level(cap) < 0) {
         PyErr_Format(PyExc_ValueError,
-                     "environment variable UNIELU_SIMD must be one of 'baseline', 'avx2', "
-                     "'avx512' (or 'neon'); got '%s'", cap);
+                     "environment variable UNIELU_SIMD must be one of " LEVEL_CHOICES
+                     "; got '%s'", cap);
         Py_DECREF(module);
         return NULL;
     }
-    PyObject *elu = PyUFunc_FromFuncAndData(elu_loops, loop_data, loop_types, 3, 2, 1,
+    PyObject *elu = PyUFunc_FromFuncAndData(loops, elu_data, loop_types, 3, 2, 1,
                                             PyUFunc_None, "elu", ELU_DOC, 0);
     if (elu == NULL || PyModule_AddObject(module, "elu", elu) < 0) {
         Py_XDECREF(elu);
         Py_DECREF(module);
         return NULL;
     }
-    PyObject *der = PyUFunc_FromFuncAndData(der_loops, loop_data, loop_types, 3, 2, 1,
+    PyObject *der = PyUFunc_FromFuncAndData(loops, der_data, loop_types, 3, 2, 1,
                                             PyUFunc_None, "elu_derivative", DER_DOC, 0);
     if (der == NULL || PyModule_AddObject(module, "elu_derivative", der) < 0) {
         Py_XDECREF(der);
