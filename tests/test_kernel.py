@@ -38,6 +38,8 @@ compiled = pytest.mark.skipif(
     numpy_backend._ufuncs is None, reason=f"no compiled kernel: {numpy_backend.kernel()}"
 )
 FUNCS = ("elu", "elu_derivative")
+#: The SIMD levels this CPU runs (tests that take one force each in turn).
+_SIMD_LEVELS = numpy_backend._ufuncs.simd_levels() if numpy_backend._ufuncs else ("none",)
 SPECIALS = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-45, -1e-45, -1e-310, -90.0, -750.0, -1e30]
 
 
@@ -126,18 +128,103 @@ def test_every_simd_level_gives_the_same_bits(dtype, func):
     ufuncs = numpy_backend._ufuncs
     f = getattr(unielu, func)
     x = np.concatenate([_data(5000, dtype), grid(dtype).astype(numpy_dtype(dtype))])
+    x = _with_nans(x, dtype)
+    alphas = _nan_alpha_array(x.shape, dtype)
     before = ufuncs.simd_level()
     results = {}
     try:
         for level in ufuncs.simd_levels():
             assert ufuncs.set_simd_level(level) == level
-            results[level] = (f(x, 1.7), f(x, 0.5), f(x[::-3], 3.0), f(x, 1.0))
+            results[level] = (f(x, 1.7), f(x, 0.5), f(x[::-3], 3.0), f(x, 1.0), f(x, alphas))
     finally:
         ufuncs.set_simd_level(before)
     first = next(iter(results.values()))
     for got in results.values():
         for a, b in zip(got, first, strict=True):
             _assert_same_bits(a, b)
+
+
+#: Quiet bit of each dtype's significand (IEEE 754: its top bit).
+_QUIET = {"float16": 0x200, "bfloat16": 0x40, "float32": 0x400000, "float64": 1 << 51}
+
+
+def _nan_patterns(dtype: str) -> np.ndarray:
+    """NaN bit patterns of dtype: signaling and quiet, both signs, several payloads."""
+    q = _QUIET[dtype]
+    sign = 1 << (8 * numpy_dtype(dtype).itemsize - 1)
+    exponent = (sign - 1) ^ (2 * q - 1)  # every exponent bit
+    alternating = int("01" * 26, 2) & (q - 1)
+    payloads = [1, q - 1, q >> 1, alternating, q, q | 1, q | alternating, 2 * q - 1]
+    bits = [exponent | p for p in payloads] + [sign | exponent | p for p in payloads]
+    return np.array(bits, dtype=f"u{numpy_dtype(dtype).itemsize}").view(numpy_dtype(dtype))
+
+
+def _with_nans(x: np.ndarray, dtype: str) -> np.ndarray:
+    """x with a NaN pattern at one place in seven, across vector lanes and block ends."""
+    y = x.copy()
+    y[3::7] = np.resize(_nan_patterns(dtype), y[3::7].shape)
+    return y
+
+
+def _nan_alpha_array(shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """An alpha per element: ordinary values, and NaN patterns at one place in five."""
+    alpha_dtype = _alpha_dtype(dtype)
+    a = np.resize(np.array([1.0, 1.7, 0.5, 37.0, 1e-30]), shape).astype(alpha_dtype)
+    a[1::5] = np.resize(_nan_patterns(alpha_dtype), a[1::5].shape)
+    return a
+
+
+def _nan_rule(
+    func: str, dtype: str, x: np.ndarray, alpha: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the result is a NaN, and its bits (docs/contract.rst, same bits): x's
+    NaN where x is one, else alpha's where the result uses alpha; quieted, sign and
+    payload kept. bfloat16 results are rounded from float32 by ml_dtypes, which
+    gives a NaN as the quiet NaN of its sign."""
+    uint = f"u{numpy_dtype(dtype).itemsize}"
+    x_nan = np.isnan(x)
+    alpha = np.broadcast_to(alpha, x.shape)
+    with np.errstate(invalid="ignore"):
+        uses_alpha = x < 0 if func == "elu" else ~(x > 0)
+    alpha_nan = np.isnan(alpha) & uses_alpha & ~x_nan
+    x_bits = x.view(uint).astype(np.uint64)
+    if alpha.dtype == x.dtype:
+        alpha_bits = alpha.view(uint).astype(np.uint64)
+    else:  # float32 alpha, float16 or bfloat16 x: its sign and the payload's top bits
+        a32 = np.ascontiguousarray(alpha).view(np.uint32).astype(np.uint64)
+        shift = 13 if dtype == "float16" else 16
+        alpha_bits = ((a32 >> 16) & 0x8000) | np.uint64(0x7C00 if dtype == "float16" else 0x7F80)
+        alpha_bits |= (a32 & 0x7FFFFF) >> shift
+    bits = np.where(x_nan, x_bits, alpha_bits) | np.uint64(_QUIET[dtype])
+    if dtype == "bfloat16":
+        bits = (bits & 0x8000) | np.uint64(0x7FC0)
+    return x_nan | alpha_nan, bits.astype(uint)
+
+
+@pytest.fixture(params=_SIMD_LEVELS)
+def simd_level(request):
+    """Each SIMD level this CPU runs, restored afterwards."""
+    ufuncs = numpy_backend._ufuncs
+    if ufuncs is None:
+        pytest.skip(reason=f"no compiled kernel: {numpy_backend.kernel()}")
+    before = ufuncs.simd_level()
+    assert ufuncs.set_simd_level(request.param) == request.param
+    yield request.param
+    ufuncs.set_simd_level(before)
+
+
+@pytest.mark.parametrize("alpha", ["1.0", "1.7", "1e-30", "37.0", "array"])
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("func", FUNCS)
+def test_nan_results_are_the_nan_they_come_from_quieted(func, dtype, alpha, simd_level):
+    """Signaling and quiet NaNs of both signs and several payloads, in x and in an
+    array alpha, among ordinary values: the contract's NaN rule, bit for bit."""
+    x = _with_nans(_data(3001, dtype), dtype)
+    a = _nan_alpha_array(x.shape, dtype) if alpha == "array" else float(alpha)
+    y = getattr(unielu, func)(x, a)
+    where, bits = _nan_rule(func, dtype, x, np.asarray(a, dtype=_alpha_dtype(dtype)))
+    np.testing.assert_array_equal(np.isnan(y), where)
+    np.testing.assert_array_equal(_bits(y)[where], bits[where])
 
 
 def _recorded_sample(dtype: str) -> np.ndarray:
@@ -166,7 +253,7 @@ def _recorded_digest(dtype: str, func: str, alpha: str) -> str:
     a = np.resize(np.array([1.0, 1.7, 0.5, 3.0, 1e-30]), x.shape).astype(_alpha_dtype(dtype))
     y = getattr(unielu, func)(x, a if alpha == "array" else float(alpha))
     bits = _bits(y).astype(f"<u{y.dtype.itemsize}")
-    bits[np.isnan(y)] = 0  # a NaN's sign and payload are not part of the contract
+    bits[np.isnan(y)] = 0  # NaN bits: test_nan_results_are_the_nan_they_come_from_quieted
     return hashlib.sha256(bits.tobytes()).hexdigest()[:16]
 
 
