@@ -74,16 +74,29 @@ static inline double FN(expm1_taylor13)(double r)
     return FN(expm1_horner10)(r, q);
 }
 
-/* The float64 and float16 loops' block functions compute in double, one element
- * at a time by the inline functions below, with the NaN selects (nans = 1) only
- * in blocks that the loop found to hold a NaN x or alpha. */
+/* The float64 and float16 loops' block functions compute in double, in place,
+ * one element at a time by the inline functions below, with the NaN selects
+ * (nans = 1) only in blocks that the loop found to hold a NaN x or alpha: one
+ * vectorized loop for each case, the element function inlined into both. */
+typedef double (*FN(element_fn))(double, double, int);
+
+static inline void FN(double_block)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n,
+                                    int nans, FN(element_fn) element)
+{
+    if (nans) {
+        for (npy_intp i = 0; i < n; i++) buf[i] = element(buf[i], alpha[i], 1);
+    }
+    else {
+        for (npy_intp i = 0; i < n; i++) buf[i] = element(buf[i], alpha[i], 0);
+    }
+}
 
 /* x < 0 ? alpha * expm1(x) : x in double, for the float64 and float16 loops:
  * x clamped at `lowest`, below which expm1(x) rounds to -1 in the result's
  * dtype; p by Taylor to degree 13 (float64 results) or 10 (ample for results
- * rounded to float32). NaN passes both clamps. */
-static inline double FN(elu_double)(double x, double alpha, double lowest, const int degree13,
-                                    const int nans)
+ * rounded to float32). */
+static inline double FN(elu_double)(double x, double alpha, int nans, double lowest,
+                                    const int degree13)
 {
     double xc = x < lowest ? lowest : x;
     xc = xc > 0.0 ? 0.0 : xc;
@@ -95,23 +108,23 @@ static inline double FN(elu_double)(double x, double alpha, double lowest, const
     return x < 0.0 ? alpha * em : x;
 }
 
-/* float64 elu on a block, in place. Below -100, expm1 is -1 in double. */
-static void FN(elu_f64)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n, int nans)
+/* float64 elu. Below -100, expm1 is -1 in double. */
+static inline double FN(elu_f64_element)(double x, double alpha, int nans)
 {
-    if (nans) {
-        for (npy_intp i = 0; i < n; i++) buf[i] = FN(elu_double)(buf[i], alpha[i], -100.0, 1, 1);
-    }
-    else {
-        for (npy_intp i = 0; i < n; i++) buf[i] = FN(elu_double)(buf[i], alpha[i], -100.0, 1, 0);
-    }
+    return FN(elu_double)(x, alpha, nans, -100.0, 1);
 }
 
-/* x > 0 ? 1 : alpha * exp(x) for float64 results. alpha * exp(x) is formed
+static void FN(elu_f64)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n, int nans)
+{
+    FN(double_block)(buf, alpha, n, nans, FN(elu_f64_element));
+}
+
+/* float64 derivative: x > 0 ? 1 : alpha * exp(x), with alpha * exp(x) formed
  * as (alpha * (1+p)/2) * 2**a * 2**a * 2**c with a + a + c = k + 1, every
  * factor a normal number: no intermediate is subnormal while the result is
  * normal, so a large alpha keeps full accuracy where exp(x) alone would be
  * subnormal. */
-static inline double FN(derivative_double64)(double x, double alpha, const int nans)
+static inline double FN(derivative_f64_element)(double x, double alpha, int nans)
 {
     /* Below -1460, alpha * exp(x) < 2**-1075 for every finite alpha. */
     double xc = x < -1460.0 ? -1460.0 : x;
@@ -135,31 +148,25 @@ static inline double FN(derivative_double64)(double x, double alpha, const int n
 static void FN(derivative_f64)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n,
                                int nans)
 {
-    if (nans) {
-        for (npy_intp i = 0; i < n; i++) buf[i] = FN(derivative_double64)(buf[i], alpha[i], 1);
-    }
-    else {
-        for (npy_intp i = 0; i < n; i++) buf[i] = FN(derivative_double64)(buf[i], alpha[i], 0);
-    }
+    FN(double_block)(buf, alpha, n, nans, FN(derivative_f64_element));
 }
 
-/* float16 elu on a block of float16 values held in double, in place: the loop
- * rounds the results to float32, then float16. Below -104, expm1 is -1 after
- * rounding to float32. */
+/* float16 elu on float16 values held in double: the loop rounds the results
+ * to float32, then float16. Below -104, expm1 is -1 after rounding to float32. */
+static inline double FN(elu_f16_element)(double x, double alpha, int nans)
+{
+    return FN(elu_double)(x, alpha, nans, -104.0, 0);
+}
+
 static void FN(elu_f16)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n, int nans)
 {
-    if (nans) {
-        for (npy_intp i = 0; i < n; i++) buf[i] = FN(elu_double)(buf[i], alpha[i], -104.0, 0, 1);
-    }
-    else {
-        for (npy_intp i = 0; i < n; i++) buf[i] = FN(elu_double)(buf[i], alpha[i], -104.0, 0, 0);
-    }
+    FN(double_block)(buf, alpha, n, nans, FN(elu_f16_element));
 }
 
 /* float16 derivative, in double: alpha (a float32, <= 3.5e38) * exp(x >= -200)
  * and the scaling by 2**k (k >= -289) stay normal doubles; rounded by the loop
  * once to float32, then to float16. */
-static inline double FN(derivative_double16)(double x, double alpha, const int nans)
+static inline double FN(derivative_f16_element)(double x, double alpha, int nans)
 {
     double xc = x < -200.0 ? -200.0 : x;
     xc = xc > 0.0 ? 0.0 : xc;
@@ -174,14 +181,8 @@ static inline double FN(derivative_double16)(double x, double alpha, const int n
 static void FN(derivative_f16)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n,
                                int nans)
 {
-    if (nans) {
-        for (npy_intp i = 0; i < n; i++) buf[i] = FN(derivative_double16)(buf[i], alpha[i], 1);
-    }
-    else {
-        for (npy_intp i = 0; i < n; i++) buf[i] = FN(derivative_double16)(buf[i], alpha[i], 0);
-    }
+    FN(double_block)(buf, alpha, n, nans, FN(derivative_f16_element));
 }
-
 
 /* The float32 loops' shared steps. For xc in [-200, 0]: k's exponent bits
  * and p + pl = expm1(r + c), where r + c = xc - k*ln2 (c: the rounding error
