@@ -91,19 +91,42 @@ static inline void FN(double_block)(double *RESTRICT buf, const double *RESTRICT
     }
 }
 
-/* x < 0 ? alpha * expm1(x) : x in double, for the float64 and float16 loops:
- * x clamped at `lowest`, below which expm1(x) rounds to -1 in the result's
- * dtype; p by Taylor to degree 13 (float64 results) or 10 (ample for results
- * rounded to float32). */
-static inline double FN(elu_double)(double x, double alpha, int nans, double lowest,
-                                    const int degree13)
+/* The block function `name`, over the element function `name`_element. */
+#define DOUBLE_BLOCK(name)                                                                    \
+    static void FN(name)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n,      \
+                         int nans)                                                            \
+    {                                                                                         \
+        FN(double_block)(buf, alpha, n, nans, FN(CAT(name, element)));                        \
+    }
+
+/* The double functions' shared steps: x clamped to [lowest, 0] (lowest: where
+ * the result stops changing), reduced to k*ln2 + r, and p = expm1(r) by Taylor
+ * to degree 13 (float64 results) or 10 (ample for results rounded to float32). */
+struct CAT(expm1_64, SUFFIX) {
+    int64_t k;
+    double kf, p;
+};
+#define expm1_64 CAT(expm1_64, SUFFIX)
+
+static inline struct expm1_64 FN(expm1_parts64)(double x, double lowest, const int degree13)
 {
+    struct expm1_64 v;
     double xc = x < lowest ? lowest : x;
     xc = xc > 0.0 ? 0.0 : xc;
     struct reduced64 rd = FN(reduce64)(xc);
-    double p = degree13 ? FN(expm1_taylor13)(rd.r) : FN(expm1_taylor10)(rd.r);
-    double scale = from_bits64(((uint64_t)(rd.k + 1023)) << 52);
-    double em = scale * p + (scale - 1.0);
+    v.k = rd.k;
+    v.kf = rd.kf;
+    v.p = degree13 ? FN(expm1_taylor13)(rd.r) : FN(expm1_taylor10)(rd.r);
+    return v;
+}
+
+/* x < 0 ? alpha * expm1(x) : x in double, for the float64 and float16 loops. */
+static inline double FN(elu_double)(double x, double alpha, int nans, double lowest,
+                                    const int degree13)
+{
+    struct expm1_64 v = FN(expm1_parts64)(x, lowest, degree13);
+    double scale = from_bits64(((uint64_t)(v.k + 1023)) << 52);
+    double em = scale * v.p + (scale - 1.0);
     if (nans) return x < 0.0 ? propagate_nan64(alpha, alpha * em) : propagate_nan64(x, x);
     return x < 0.0 ? alpha * em : x;
 }
@@ -114,10 +137,7 @@ static inline double FN(elu_f64_element)(double x, double alpha, int nans)
     return FN(elu_double)(x, alpha, nans, -100.0, 1);
 }
 
-static void FN(elu_f64)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n, int nans)
-{
-    FN(double_block)(buf, alpha, n, nans, FN(elu_f64_element));
-}
+DOUBLE_BLOCK(elu_f64)
 
 /* float64 derivative: x > 0 ? 1 : alpha * exp(x), with alpha * exp(x) formed
  * as (alpha * (1+p)/2) * 2**a * 2**a * 2**c with a + a + c = k + 1, every
@@ -127,17 +147,12 @@ static void FN(elu_f64)(double *RESTRICT buf, const double *RESTRICT alpha, npy_
 static inline double FN(derivative_f64_element)(double x, double alpha, int nans)
 {
     /* Below -1460, alpha * exp(x) < 2**-1075 for every finite alpha. */
-    double xc = x < -1460.0 ? -1460.0 : x;
-    xc = xc > 0.0 ? 0.0 : xc;
-    struct reduced64 rd = FN(reduce64)(xc);
-    int64_t k = rd.k;
-    double r = rd.r;
-    double p = FN(expm1_taylor13)(r);
-    double h = 0.5 * (1.0 + p);       /* exact halving: alpha * h cannot overflow */
-    double kk = rd.kf + 1.0;          /* in [-2105, 1] */
+    struct expm1_64 v = FN(expm1_parts64)(x, -1460.0, 1);
+    double h = 0.5 * (1.0 + v.p);     /* exact halving: alpha * h cannot overflow */
+    double kk = v.kf + 1.0;           /* in [-2105, 1] */
     double ta = kk * (1.0 / 3.0) + SHIFTER;
     int64_t a = (int64_t)(bits64(ta) - bits64(SHIFTER));
-    int64_t c = (k + 1) - 2 * a;
+    int64_t c = (v.k + 1) - 2 * a;
     double sa = from_bits64(((uint64_t)(a + 1023)) << 52);
     double sc = from_bits64(((uint64_t)(c + 1023)) << 52);
     double m = ((alpha * h) * sa) * sa * sc;
@@ -145,11 +160,7 @@ static inline double FN(derivative_f64_element)(double x, double alpha, int nans
     return x > 0.0 ? 1.0 : m;
 }
 
-static void FN(derivative_f64)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n,
-                               int nans)
-{
-    FN(double_block)(buf, alpha, n, nans, FN(derivative_f64_element));
-}
+DOUBLE_BLOCK(derivative_f64)
 
 /* float16 elu on float16 values held in double: the loop rounds the results
  * to float32, then float16. Below -104, expm1 is -1 after rounding to float32. */
@@ -158,31 +169,21 @@ static inline double FN(elu_f16_element)(double x, double alpha, int nans)
     return FN(elu_double)(x, alpha, nans, -104.0, 0);
 }
 
-static void FN(elu_f16)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n, int nans)
-{
-    FN(double_block)(buf, alpha, n, nans, FN(elu_f16_element));
-}
+DOUBLE_BLOCK(elu_f16)
 
 /* float16 derivative, in double: alpha (a float32, <= 3.5e38) * exp(x >= -200)
  * and the scaling by 2**k (k >= -289) stay normal doubles; rounded by the loop
  * once to float32, then to float16. */
 static inline double FN(derivative_f16_element)(double x, double alpha, int nans)
 {
-    double xc = x < -200.0 ? -200.0 : x;
-    xc = xc > 0.0 ? 0.0 : xc;
-    struct reduced64 rd = FN(reduce64)(xc);
-    double p = FN(expm1_taylor10)(rd.r);
-    double scale = from_bits64(((uint64_t)(rd.k + 1023)) << 52);
-    double m = (alpha * (1.0 + p)) * scale;
+    struct expm1_64 v = FN(expm1_parts64)(x, -200.0, 0);
+    double scale = from_bits64(((uint64_t)(v.k + 1023)) << 52);
+    double m = (alpha * (1.0 + v.p)) * scale;
     if (nans) m = propagate_nan64(x, propagate_nan64(alpha, m));
     return x > 0.0 ? 1.0 : m;
 }
 
-static void FN(derivative_f16)(double *RESTRICT buf, const double *RESTRICT alpha, npy_intp n,
-                               int nans)
-{
-    FN(double_block)(buf, alpha, n, nans, FN(derivative_f16_element));
-}
+DOUBLE_BLOCK(derivative_f16)
 
 /* The float32 loops' shared steps. For xc in [-200, 0]: k's exponent bits
  * and p + pl = expm1(r + c), where r + c = xc - k*ln2 (c: the rounding error
@@ -454,7 +455,9 @@ static const struct kernels FN(kernels) = {
     .store_f64 = FN(store_f64),
 };
 
+#undef DOUBLE_BLOCK
 #undef reduced64
+#undef expm1_64
 #undef expm1_32
 #undef FN
 #undef CAT
