@@ -266,8 +266,7 @@ static inline void FN(elu_f32_body)(float *RESTRICT out, const float *RESTRICT i
             if (special) y = propagate_nan32(a, y);
         }
         y = x < 0.0f ? y : x;
-        /* Alpha 1 scans for nothing else, and a scan costs what this does. */
-        out[i] = mode == ALPHA_IS_1 || special ? quieted32(y) : y;
+        out[i] = special ? quieted32(y) : y;
     }
 }
 
@@ -278,11 +277,17 @@ static inline void FN(elu_f32_body)(float *RESTRICT out, const float *RESTRICT i
 static void FN(elu_f32)(float *RESTRICT out, const float *RESTRICT in, const float *RESTRICT alpha,
                         npy_intp astep, npy_intp n)
 {
-    if (astep == 0 && alpha[0] == 1.0f) {
-        FN(elu_f32_body)(out, in, alpha, ALPHA_IS_1, n, 0);
+    int special = 0;
+    if (astep == 0 && alpha[0] == 1.0f) { /* no tiny results: the scan is for NaN alone */
+        for (npy_intp i = 0; i < n; i++) special |= in[i] != in[i];
+        if (special) {
+            FN(elu_f32_body)(out, in, alpha, ALPHA_IS_1, n, 1);
+        }
+        else {
+            FN(elu_f32_body)(out, in, alpha, ALPHA_IS_1, n, 0);
+        }
         return;
     }
-    int special = 0;
     for (npy_intp i = 0; i < n; i++) special |= !((in[i] <= -0x1p-39f) | (in[i] >= 0.0f));
     if (astep == 0) { /* one alpha: its halves are computed once */
         if (special | !(alpha[0] >= 0x1p-60f)) {

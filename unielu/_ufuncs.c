@@ -84,9 +84,9 @@ static inline double from_bits64(uint64_t u)
  * bits and selects, never left to the arithmetic: which of two NaN operands an
  * operation returns depends on the order the compiler gives them, and the
  * float32 loops' splitting by masks cuts payload bits. The block functions
- * take these selects only in blocks with a NaN in x or alpha (found by a scan
- * they already make, or while loading), except where the select costs no more
- * than a scan: the same bits either way. */
+ * take these selects only in blocks with a NaN in x or alpha (found by a scan,
+ * most of them one that the function makes anyway, or while loading): the
+ * same bits either way. */
 
 /* y, or n quieted where n is a NaN. */
 static inline double propagate_nan64(double n, double y)
@@ -172,8 +172,10 @@ enum alpha_mode { ALPHA_IS_1, ALPHA_SCALAR, ALPHAS };
 
 #endif
 
-/* The SIMD levels, lowest first (one table: names and kernels at one index);
- * on aarch64 the baseline is NEON, and "neon" names it. */
+/* The SIMD levels by rank, lowest first: every name that UNIELU_SIMD and
+ * set_simd_level take (a level above what this build or CPU has caps at the
+ * best it has), and the kernels this build has, at the same ranks. On aarch64
+ * the baseline is NEON, and "neon" names it. */
 static const char *const LEVEL_NAMES[] = {"baseline", "avx2", "avx512"};
 #define LEVEL_CHOICES "'baseline', 'avx2', 'avx512' (or 'neon')"
 #if defined(__aarch64__) || defined(_M_ARM64)
@@ -500,10 +502,10 @@ static struct PyModuleDef moduledef = {
 
 static const char ELU_DOC[] =
     "elu(x, alpha, /, out=None, *, where=True, ...)\n\n"
-    "x where x > 0 (and for zeros and NaN), else alpha * expm1(x). A NumPy ufunc.";
+    "x where x > 0 (and for zeros), else alpha * expm1(x); NaN quieted. A NumPy ufunc.";
 static const char DER_DOC[] =
     "elu_derivative(x, alpha, /, out=None, *, where=True, ...)\n\n"
-    "1 where x > 0, else alpha * exp(x). A NumPy ufunc.";
+    "1 where x > 0, else alpha * exp(x); NaN quieted. A NumPy ufunc.";
 
 PyMODINIT_FUNC PyInit__ufuncs(void)
 {
