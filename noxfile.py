@@ -392,8 +392,9 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=MAIN)
 def bench(session: nox.Session) -> None:
-    """The benchmark suite: prints the table, writes benchmarks/results.json and
-    benchmarks/differences.json (which the docs render). About 5 minutes."""
+    """The benchmark suite: prints the tables, writes benchmarks/results.json and
+    benchmarks/differences.json (which the docs render). About 10 minutes: the
+    function benchmarks, then the model benchmark (benchmarks/models.py)."""
     _install_backends(session, [spec for spec in REGISTRY if not spec.needs_gpu])
     session.install("-e", ".[test,bench]")
     session.run("python", "benchmarks/run.py", env={"TF_CPP_MIN_LOG_LEVEL": "2"})

@@ -99,6 +99,38 @@ def benchmark_rst(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def models_rst(data: dict[str, Any] | None) -> str:
+    """The model benchmark's table (benchmarks/models.py; results.json's ``models``)."""
+    if not data:
+        return "Not measured yet: ``python benchmarks/models.py --save`` measures it.\n"
+    m = data["machine"]
+    load = f"load average {m['load_before']:.1f} at the start"
+    if m.get("load_after") is not None:
+        load += f", {m['load_after']:.1f} at the end"
+    head = (
+        f"Measured on {m['cpu']} ({m['simd']}, {m['cores']} cores), Python {m['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in data["versions"].items())
+        + f"; {load} ({data['scale']} run, {data['seconds'] / 60:.1f} minutes).\n"
+    )
+    rows = []
+    for r in data["rows"]:
+        case = f"{r['text']}; against {r['baseline']}"
+        target = "—" if r["limit"] is None else f"{r['limit']:.2f}"
+        if "error" in r:
+            rows.append([case, "—", "—", f"error: {r['error']}", target, "—"])
+            continue
+        met = "—" if r["met"] is None else "yes" if r["met"] else "**no**"
+        cells = [_ms(r["unielu_ms"]), _ms(r["baseline_ms"]), f"{r['ratio']:.2f}"]
+        rows.append([case, *cells, target, met])
+    header = ["case", "unielu (ms)", "framework's own (ms)", "ratio", "target", "met"]
+    skipped = "".join(f"\nNot measured: {g} ({why}).\n" for g, why in data["skipped"].items())
+    return head + "\n" + _table(header, rows) + skipped
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3g}" if value < 100 else f"{value:.0f}"
+
+
 def benchmark_plot(data: dict[str, Any], path: Path) -> None:
     import matplotlib
 

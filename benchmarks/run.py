@@ -1,6 +1,7 @@
 """The full benchmark suite (``nox -s bench``): measures with ``unielu bench``'s code,
-checks the targets of benchmarks/targets.py, writes results.json and refreshes
-differences.json. The docs render both."""
+checks the targets of benchmarks/targets.py, runs the model benchmark
+(benchmarks/models.py), writes results.json and refreshes differences.json. The
+docs render both."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+import models
 import targets
 from testkit import ADAPTERS
 
@@ -20,6 +22,11 @@ if __name__ == "__main__":
     print(report(results))
     print()
     print(targets.format_verdicts(results["targets"]))
+    print()
+    # Each framework in a child process of its own: training and inference steps.
+    results["models"] = models.run(models.parse_only(None), models.FULL)
+    print()
+    print(models.format_results(results["models"]))
     (here / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {here / 'results.json'}")
     import differences

@@ -47,6 +47,7 @@ def _benchmark_tables() -> None:
 
     results = json.loads((HERE.parent / "benchmarks" / "results.json").read_text())
     (out / "benchmarks.rst").write_text(render.benchmark_rst(results))
+    (out / "models.rst").write_text(render.models_rst(results.get("models")))
     render.benchmark_plot(results, HERE / "_static" / "bench.png")
     differences = json.loads((HERE.parent / "benchmarks" / "differences.json").read_text())
     (out / "differences.rst").write_text(render.differences_rst(differences))
