@@ -561,6 +561,7 @@ def run_cases(
         row: dict[str, Any] = {
             "id": case.id, "group": group, "text": case.text, "baseline": case.baseline,
         }  # fmt: skip
+        start = time.perf_counter()
         try:
             ours, theirs = case.make(scale)
             row.update(time_pair(ours, theirs, scale))
@@ -569,6 +570,7 @@ def run_cases(
         finally:
             ours = theirs = None  # type: ignore[assignment]
             gc.collect()
+            row["wall_s"] = time.perf_counter() - start  # building, compiling and timing
         rows.append(_verdict(row))
         if progress:
             progress(format_row(rows[-1]))
