@@ -75,11 +75,11 @@ class Scale:
 
 
 FULL = Scale(
-    "full", budget_s=5.0, min_pairs=7, max_pairs=101, warmup=3, sample_s=0.01,
+    "full", budget_s=5.0, min_pairs=7, max_pairs=101, warmup=2, sample_s=0.01,
     batch=16, image=64, channels=32, mlp=(784, 512, 512, 10), mlp_batch=256,
     elements=10**6, inner=256, keras_samples=256, keras_image=32, keras_batch=32,
 )  # fmt: skip
-QUICK = replace(FULL, name="quick", budget_s=0.4, min_pairs=3, max_pairs=21, warmup=2)
+QUICK = replace(FULL, name="quick", budget_s=0.4, min_pairs=3, max_pairs=21)
 SMOKE = Scale(
     "smoke", budget_s=0.0, min_pairs=1, max_pairs=1, warmup=1, sample_s=0.0,
     batch=2, image=8, channels=4, mlp=(16, 8, 8, 4), mlp_batch=4,
