@@ -73,8 +73,9 @@ def _requirement(requirement: str) -> list[str]:
     """Installer arguments for a requirement: a local CPU build where this machine has one.
 
     A ``NAME-*+cpu`` wheel for the sessions' Python in pip's find-links is pinned,
-    its folder named, so that pip or uv (which reads no pip configuration) takes it. ``UNIELU_<NAME>`` (pip arguments) overrides one, e.g.
-    ``UNIELU_TORCH`` torch's and ``UNIELU_CUPY`` that of cupy-cuda12x.
+    its folder named, so that pip or uv (which reads no pip configuration) takes
+    it. ``UNIELU_<NAME>`` (installer arguments) overrides one, e.g. ``UNIELU_TORCH``
+    torch's and ``UNIELU_CUPY`` that of cupy-cuda12x.
     """
     name = re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0]
     # UNIELU_TORCH, UNIELU_CUPY (for cupy-cuda12x), UNIELU_TENSORFLOW (tensorflow-cpu) ...
