@@ -147,9 +147,6 @@ class MLXAdapter(Adapter):
         mx = self.mx
         return {
             "mx.compile": mx.compile(lambda v: unielu.elu(v, alpha)),
-            "mx.compile(shapeless=True)": mx.compile(
-                lambda v: unielu.elu(v, alpha), shapeless=True
-            ),
             "mx.vmap": mx.vmap(lambda v: unielu.elu(v, alpha)),
         }
 

@@ -26,7 +26,7 @@ default device is a GPU (no copy: the memory is shared).
 
 from __future__ import annotations
 
-from functools import partial
+from contextvars import ContextVar
 from typing import Any
 
 import mlx.core as mx
@@ -283,6 +283,20 @@ def _check_alpha(alpha: Any, x: Any, func: str) -> Any:
     return alpha
 
 
+#: True while a graph is traced for mx.export_function (unielu.layers.mlx.export_function):
+#: the kernels are called without their custom derivative rules, which MLX cannot
+#: serialize. Exported graphs hold standard operations only.
+EXPORTING: ContextVar[bool] = ContextVar("unielu_mlx_exporting", default=False)
+
+
+def _elu_export(x: Any, a: Any) -> Any:
+    return _elu_kernel(x, _kernel_alpha(a, x))
+
+
+def _derivative_export(x: Any, a: Any) -> Any:
+    return _derivative_kernel(x, _kernel_alpha(a, x))
+
+
 def _run(function: Any, x: Any, alpha: Any) -> Any:
     if x.dtype == mx.float64 and mx.default_device() != mx.cpu:
         # float64 exists on the CPU only; the arrays are in memory both can read.
@@ -293,12 +307,14 @@ def _run(function: Any, x: Any, alpha: Any) -> Any:
 
 def elu(x: Any, alpha: Any) -> Any:
     x = _as_float(x, "elu")
-    return _run(_elu_fn, x, _check_alpha(alpha, x, "elu"))
+    function = _elu_export if EXPORTING.get() else _elu_fn
+    return _run(function, x, _check_alpha(alpha, x, "elu"))
 
 
 def elu_derivative(x: Any, alpha: Any) -> Any:
     x = _as_float(x, "elu_derivative")
-    return _run(_derivative_entry, x, _check_alpha(alpha, x, "elu_derivative"))
+    function = _derivative_export if EXPORTING.get() else _derivative_entry
+    return _run(function, x, _check_alpha(alpha, x, "elu_derivative"))
 
 
 def devices() -> list[str]:

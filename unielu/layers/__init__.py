@@ -1,4 +1,4 @@
-"""ELU layers for PyTorch, Keras 3 and Flax NNX, thin over :func:`unielu.elu`.
+"""ELU layers for PyTorch, Keras 3, Flax NNX and MLX, thin over :func:`unielu.elu`.
 
 Each framework has its own submodule, imported only when asked for, so that
 ``import unielu.layers`` imports no framework:
@@ -8,7 +8,9 @@ Each framework has its own submodule, imported only when asked for, so that
 * :mod:`unielu.layers.keras` -- :class:`unielu.layers.keras.ELU`, a Keras 3
   layer (any Keras backend) and a drop-in for ``keras.layers.ELU``;
 * :mod:`unielu.layers.flax` -- :class:`unielu.layers.flax.ELU`, a Flax NNX
-  module.
+  module;
+* :mod:`unielu.layers.mlx` -- :class:`unielu.layers.mlx.ELU`, an
+  ``mlx.nn.Module`` and a drop-in for ``mlx.nn.ELU``.
 
 All of them compute :func:`unielu.elu` on the framework's own tensors, so the
 contract's accuracy and gradients hold inside a model, and with
@@ -18,12 +20,14 @@ contract's accuracy and gradients hold inside a model, and with
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from types import ModuleType
 
 from unielu._dispatch import check_alpha
 
 __all__: list[str] = []
-_SUBMODULES = ("flax", "keras", "torch")  # not in __all__: a star import imports no framework
+# The modules of this folder (not in __all__: a star import imports no framework).
+_SUBMODULES = tuple(sorted(p.stem for p in Path(__file__).parent.glob("[!_]*.py")))
 
 
 def __getattr__(name: str) -> ModuleType:
