@@ -62,6 +62,7 @@ TARGETS = [
     Target("tf-16", "TensorFlow within 4x of tf.nn.elu at 16", 4.0, "tensorflow.tf.nn.elu", 16),
     Target("jax-1e7", "JAX within 10% of jax.nn.elu at 1e7", 1.10, "jax.jax.nn.elu", 10**7),
     Target("jax-16", "JAX within 20% of jax.nn.elu at 16", 1.20, "jax.jax.nn.elu", 16),
+    Target("mlx-1e7", "MLX within 1.5x of mlx.nn.elu at 1e7", 1.5, "mlx.mlx.nn.elu", 10**7),
     Target("tf-function-1e5", "TensorFlow in a user's tf.function within 1.5x of tf.nn.elu at "
            "1e5", 1.5, "tensorflow.in-tf.function", 10**5),
     Target("tf-function-1e7", "TensorFlow in a user's tf.function within 1.5x of tf.nn.elu at "

@@ -372,6 +372,13 @@ def test_plain_export_names_the_helper(backend, mx, tmp_path):
         mx.export_function(str(tmp_path / "f.mlxfn"), lambda v: unielu.elu(v), mx.zeros(2))
 
 
+def test_the_docs_example_runs(backend, tmp_path, monkeypatch):
+    from models import run_examples
+
+    monkeypatch.chdir(tmp_path)  # the example writes its files to the working directory
+    run_examples("mlx")
+
+
 def test_imports_mlx_only(backend):
     others = "{'torch', 'keras', 'tensorflow', 'jax'}"
     code = f"import sys, unielu.layers.mlx; print(sorted({others} & set(sys.modules)))"

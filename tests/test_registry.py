@@ -187,9 +187,9 @@ def test_bench_without_adapters_names_no_framework_case():
     assert [c[0] for c in bench._registry_cases("numpy", x, 1.0)] == ["numpy.unielu-numpy"]
 
 
-FRAMEWORK_IMPORT = re.compile(
-    r"^\s*(import|from) (torch|tensorflow|jax|cupy|dask|keras|flax)\b", re.MULTILINE
-)
+#: The registry's frameworks but unielu's own dependencies, and Flax (a layer's framework).
+FRAMEWORKS = sorted({b.framework for b in registry()} - {"numpy", "array_api_compat"} | {"flax"})
+FRAMEWORK_IMPORT = re.compile(rf"^\s*(import|from) ({'|'.join(FRAMEWORKS)})\b", re.MULTILINE)
 
 
 def _framework_place(path: str) -> bool:

@@ -123,6 +123,7 @@ NEWEST_TESTED = {
     "tensorflow": "tensorflow-cpu 2.21.0",
     "keras": "keras 3.15.1",
     "cupy": "cupy-cuda12x 14.2 (on an NVIDIA H200)",
+    "mlx": "mlx 0.32.4 (Linux CPU, mlx-cpu)",
 }
 
 #: Backends not tested at their floor, and why.

@@ -135,9 +135,6 @@ class MLXAdapter(Adapter):
         mx = self.mx
         return mx.vmap(mx.grad(lambda v: self.nn.elu(v, alpha)))(x)
 
-    def native_variants(self) -> dict[str, Callable[[Any], Any]]:
-        return {"mlx.nn.elu": self.nn.elu}
-
     def derivatives(self, func: Callable[[Any], Any], x: Any) -> tuple[Any, Any]:
         mx = self.mx
         g = mx.grad(func)

@@ -38,13 +38,13 @@ from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 SPEC = {
     "name": "mlx",
     "framework": "mlx",
-    "requirement": "mlx>=0.25.2",
+    "requirement": "mlx>=0.26.5",
     "priority": 45,
     "types": ["mlx.core:array"],
     "description": "an MLX array (mlx.core.array)",
     "autodiff": True,
-    # mlx alone has no CPU backend on Linux from 0.26 (mlx[cpu] adds mlx-cpu); 0.25.2's wheel has it
-    "test_requirements": ["mlx[cpu]>=0.25.2"],
+    # On Linux mlx alone has no backend: mlx[cpu] adds it (mlx-cpu, from 0.26.5)
+    "test_requirements": ["mlx[cpu]>=0.26.5"],
 }
 
 _HALF = (mx.float16, mx.bfloat16)
