@@ -9,9 +9,9 @@ import subprocess
 import sys
 import textwrap
 
+import mpmath
 import numpy as np
 import pytest
-import mpmath
 from reference import ALPHAS, EXACT, grid, ulp, ulp_errors
 
 import unielu
@@ -43,7 +43,9 @@ def _worst_ulp(got, x, func, dtype, alpha):
     """Worst error of ``got`` (float64 values) at the points ``x``, against mpmath."""
     a = float(np.float32(alpha)) if dtype != "float64" else alpha
     exact = [EXACT[func](float(v), a) for v in x]
-    return max(float(abs(mpmath.mpf(y) - e) / ulp(e, dtype)) for y, e in zip(got, exact))
+    return max(
+        float(abs(mpmath.mpf(y) - e) / ulp(e, dtype)) for y, e in zip(got, exact, strict=True)
+    )
 
 
 # -- values ---------------------------------------------------------------------------

@@ -39,7 +39,9 @@ class MLXAdapter(Adapter):
                 return mx.array(a.astype(np.float32)).astype(mx.bfloat16)
         # dtype= always: MLX makes float32 of a float64 NumPy array otherwise.
         with np.errstate(over="ignore", invalid="ignore"):
-            return mx.array(a.astype(dtype), dtype=getattr(mx, "bool_" if dtype == "bool" else dtype))
+            return mx.array(
+                a.astype(dtype), dtype=getattr(mx, "bool_" if dtype == "bool" else dtype)
+            )
 
     def copy(self, x: Any) -> Any:
         return self.mx.array(x)
@@ -67,11 +69,10 @@ class MLXAdapter(Adapter):
 
     def variants(self, values: np.ndarray) -> dict[str, Any]:
         mx = self.mx
-        # A lazy array (a graph not yet evaluated), and one that a compiled function made.
+        # A lazy array (a graph not yet evaluated), and a slice of a larger one.
         doubled = mx.array(values / 2, dtype=mx.float64) * 2
-        return {"lazy (not evaluated)": doubled, "a view (slice)": mx.array(
-            np.concatenate([values, values]), dtype=mx.float64
-        )[: len(values)]}
+        twice = mx.array(np.concatenate([values, values]), dtype=mx.float64)
+        return {"lazy (not evaluated)": doubled, "a slice": twice[: len(values)]}
 
     def placements(self, values: np.ndarray) -> dict[str, tuple[Any, Callable[[Any], bool]]]:
         mx = self.mx

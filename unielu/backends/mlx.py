@@ -202,7 +202,8 @@ def _alpha_exp_vjp(primals: Any, cotangent: Any, output: Any) -> Any:
 
 @_alpha_exp_fn.jvp
 def _alpha_exp_jvp(primals: Any, tangents: Any) -> Any:
-    return _tangent(*primals[:1], *tangents, primals[1], _alpha_exp_fn, _unit_exp)
+    (x, a), (tx, ta) = primals, tangents
+    return _tangent(x, tx, ta, a, _alpha_exp_fn, _unit_exp)
 
 
 @mx.custom_function
@@ -230,7 +231,8 @@ def _derivative_rules(function: Any) -> Any:
 
     @function.jvp
     def jvp(primals: Any, tangents: Any) -> Any:
-        return _tangent(*primals[:1], *tangents, primals[1], _alpha_exp_fn, _unit_exp)
+        (x, a), (tx, ta) = primals, tangents
+        return _tangent(x, tx, ta, a, _alpha_exp_fn, _unit_exp)
 
     return function
 
@@ -254,7 +256,8 @@ def _elu_vjp(primals: Any, cotangent: Any, output: Any) -> Any:
 
 @_elu_fn.jvp
 def _elu_jvp(primals: Any, tangents: Any) -> Any:
-    return _tangent(*primals[:1], *tangents, primals[1], _derivative_fn, _elu_alpha_fn)
+    (x, a), (tx, ta) = primals, tangents
+    return _tangent(x, tx, ta, a, _derivative_fn, _elu_alpha_fn)
 
 
 # -- entry points --------------------------------------------------------------------
