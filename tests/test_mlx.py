@@ -103,6 +103,46 @@ def test_alpha_of_another_framework_is_refused_by_name(backend, mx):
         unielu.elu(mx.array([1.0]), np.array(1.0))
 
 
+# -- processes and threads (docs/contract.rst) ----------------------------------------
+
+
+def _work(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    import mlx.core as mx
+
+    x = mx.array(np.random.default_rng(seed).normal(0, 3, 5000).astype(np.float32))
+    return np.array(unielu.elu(x, 1.7)), np.array(unielu.elu_derivative(x, 0.5))
+
+
+def _same(got, expected):
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+def test_threads_give_the_serial_values(backend):
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = [_work(seed) for seed in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(_work, list(range(8)) * 4))
+    for i, got in enumerate(results):
+        _same(got, expected[i % 8])
+
+
+# fork is left out: a child forked after its parent evaluated any MLX array hangs in
+# MLX itself (mx.exp alone, MLX 0.32.4), before unielu is called.
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_processes_started_after_use(backend, method):
+    import multiprocessing
+
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(reason=f"the start method {method!r} does not exist on this platform")
+    expected = [_work(seed) for seed in range(4)]
+    with multiprocessing.get_context(method).Pool(2) as pool:
+        results = pool.map_async(_work, range(4)).get(timeout=120)
+    for got, want in zip(results, expected, strict=True):
+        _same(got, want)
+
+
 # -- transformations ------------------------------------------------------------------
 
 
