@@ -38,13 +38,13 @@ from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 SPEC = {
     "name": "mlx",
     "framework": "mlx",
-    "requirement": "mlx>=0.26.5",
+    "requirement": "mlx>=0.32.3",
     "priority": 45,
     "types": ["mlx.core:array"],
     "description": "an MLX array (mlx.core.array)",
     "autodiff": True,
-    # On Linux mlx alone has no backend: mlx[cpu] adds it (mlx-cpu, from 0.26.5)
-    "test_requirements": ["mlx[cpu]>=0.26.5"],
+    # On Linux mlx alone has no backend: mlx[cpu] adds it (mlx-cpu)
+    "test_requirements": ["mlx[cpu]>=0.32.3"],
 }
 
 _HALF = (mx.float16, mx.bfloat16)
@@ -52,12 +52,11 @@ _KEPT = (mx.float16, mx.bfloat16, mx.float32, mx.float64)
 
 #: compute dtype -> (log(2) in two parts, k * the first exact for every k used; the
 #: clamp below which alpha * exp(x) underflows for every finite alpha; the lowest
-#: exponent of each factor of 2**k, a normal number)
+#: exponent of each factor of 2**k, a normal number; 1 / log(2))
 _EXP = {
-    mx.float32: (0.693145751953125, 1.4286068202862268e-06, -200.0, -120.0),
-    mx.float64: (0.6931471803691238, 1.9082149292705877e-10, -1500.0, -1000.0),
+    mx.float32: (0.693145751953125, 1.4286068202862268e-06, -200.0, -120.0, 1.4426950408889634),
+    mx.float64: (0.6931471803691238, 1.9082149292705877e-10, -1500.0, -1000.0, 1.4426950408889634),
 }
-_LOG2E = 1.4426950408889634
 
 
 def _compute_dtype(x: Any) -> Any:
@@ -80,10 +79,13 @@ def _alpha_exp(w: Any, a: Any) -> Any:
     ``exp(w) = 2**k (expm1(r) + 1)``, ``|r| <= log(2)/2``; ``2**k`` in three
     factors, none below the smallest normal, applied after ``a``: ``a * exp(w)``
     may be normal where ``exp(w)`` is not (``a`` up to the float's largest).
+    The constants are arrays of w's dtype, so that their precision does not
+    depend on how MLX promotes a Python float (before 0.32.3, to float32 beside
+    a float64 array).
     """
-    hi, lo, clamp, lowest = _EXP[w.dtype]
+    hi, lo, clamp, lowest, log2e = (mx.array(c, dtype=w.dtype) for c in _EXP[w.dtype])
     n = mx.where(w < clamp, clamp, w)  # a select: NaN stays NaN
-    k = mx.round(n * _LOG2E)
+    k = mx.round(n * log2e)
     r = (n - k * hi) - k * lo
     m = mx.expm1(r) + 1.0
     k1 = mx.maximum(k, lowest)
@@ -93,8 +95,10 @@ def _alpha_exp(w: Any, a: Any) -> Any:
 
 
 def _as_compute(a: Any, w: Any) -> Any:
-    """An array alpha in w's dtype; a number as it is (MLX keeps w's dtype with it)."""
-    return a.astype(w.dtype) if isinstance(a, mx.array) and a.dtype != w.dtype else a
+    """alpha as an array of w's dtype (a number too: see :func:`_alpha_exp`)."""
+    if not isinstance(a, mx.array):
+        return mx.array(a, dtype=w.dtype)
+    return a.astype(w.dtype) if a.dtype != w.dtype else a
 
 
 # -- formulas, and their kernels: one fused MLX kernel each, compiled once per dtype and rank
