@@ -193,9 +193,12 @@ FRAMEWORK_IMPORT = re.compile(rf"^\s*(import|from) ({'|'.join(FRAMEWORKS)})\b", 
 
 
 def _framework_place(path: str) -> bool:
-    """unielu/backends/, unielu/layers/, tests/adapters/, and tests or docs examples named
-    after a framework (``tests/test_torch_out.py``, ``docs/at-scale/tf_mirrored.py``)."""
+    """unielu/backends/, unielu/layers/, tests/adapters/, the model benchmark (which
+    builds each framework's models), and tests or docs examples named after a
+    framework (``tests/test_torch_out.py``, ``docs/at-scale/tf_mirrored.py``)."""
     if path.startswith(("unielu/backends/", "unielu/layers/", "tests/adapters/")):
+        return True
+    if path == "benchmarks/models.py":
         return True
     frameworks = {b.framework for b in registry()} | {"flax", "tf"}
     named = bool(frameworks & set(Path(path).stem.split("_")))
