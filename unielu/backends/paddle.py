@@ -1,0 +1,291 @@
+"""PaddlePaddle backend: tensors on any place, with autograd (all orders) and ``paddle.jit.to_static``.
+
+Eager, on the CPU, the values come from the NumPy backend's compiled kernel,
+run on a zero-copy DLPack view of the tensor and handed back zero-copy
+(``paddle.from_dlpack``): Paddle's own ``F.elu`` computes ``exp(x) - 1``
+(``-1.19e-7`` at ``-1e-7``), and its CPU ``expm1`` is up to 2.5 ULP off in
+float32, which ``alpha * expm1`` takes to the contract's 3. Where the tensor
+cannot be viewed so (a ``paddle.pir.Value`` while ``paddle.jit.to_static``
+builds a program, any tensor while its SOT mode simulates the bytecode, a
+tensor on a GPU or XPU place) the same formula is written in Paddle's own
+ops on the tensor's place, in float64, rounded once to the input's dtype:
+float64 ``expm1`` and ``exp`` are within 1 ULP, so the float32 results are
+correctly rounded but for double rounding, and the float64 ones within 2 ULP.
+
+bfloat16 has no CPU kernels for ``exp``, ``expm1`` or ``where`` in Paddle:
+half precisions are computed in float32 (float64 in a graph) and rounded once.
+
+When a derivative is wanted (``x`` not ``stop_gradient`` in grad mode) the
+call goes through a :class:`paddle.autograd.PyLayer` whose backward is
+:func:`elu_derivative`, itself a PyLayer whose backward is
+``elu_derivative(x) * (x <= 0)``, so that ``paddle.grad(...,
+create_graph=True)`` gives exact derivatives of every order: ``alpha *
+exp(x)``, not Paddle's ``y + alpha`` rebuilt from the output (0 below about
+-17 in float32 and -37 in float64).
+
+A tensor ``alpha`` (0-d, or broadcastable to ``x``'s shape without changing
+it; real floating or integer dtype) must be on ``x``'s place. It is computed
+as ``where(x > 0, x, alpha * elu(x', 1))`` with ``x'`` the clamped ``x <= 0``
+branch, so its gradient (``expm1(x)``, or ``exp(x)`` for
+:func:`elu_derivative`) and its reduction to ``alpha``'s shape come from
+Paddle's own rules.
+
+``out=`` is refused (``mutable`` is False): Paddle's functional API has no
+``out=`` for its activations, and a write into a tensor that autograd
+recorded would need Paddle's inplace-version checks to stay sound;
+``y = unielu.elu(x)`` is the call (docs/backends/paddle.rst).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import paddle
+from paddle.autograd import PyLayer
+
+import unielu
+from unielu._checks import FLOAT32_MAX, alpha_device_error, check_alpha_fits
+from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
+from unielu.backends import numpy as _numpy
+
+# Read by unielu._registry from this source, without importing the module: literals only.
+SPEC = {
+    "name": "paddle",
+    "framework": "paddle",
+    "requirement": "paddlepaddle>=3.0.0",
+    "priority": 45,
+    # paddle.Tensor includes parameters (EagerParamBase is a subclass); a
+    # pir.Value is what paddle.jit.to_static's functions see while it builds
+    # their program.
+    "types": ["paddle:Tensor", "paddle:pir.Value"],
+    "description": "a PaddlePaddle tensor",
+    "autodiff": True,
+    # paddle.jit.to_static's AST mode must call unielu as it is, not rewrite it
+    # (paddle.jit.ignore_module, below): loaded at `import unielu` when Paddle is
+    # already imported, before any program is built.
+    "load_early": True,
+    # Paddle logs to stderr through glog at import; the tests keep to errors.
+    "test_env": [{"GLOG_minloglevel": "2", "FLAGS_call_stack_level": "1"}],
+}
+
+# to_static's AST mode rewrites the Python functions a program calls, unless their
+# module is ignored; unielu's dispatch is not written for that rewriting (and
+# needs none: it takes pir.Value as it is).
+paddle.jit.ignore_module([unielu])
+
+_Value: type = paddle.pir.Value
+_F16, _BF16, _F32, _F64 = paddle.float16, paddle.bfloat16, paddle.float32, paddle.float64
+_KEPT = frozenset({_F16, _BF16, _F32, _F64})
+_PROMOTED = frozenset(
+    {paddle.bool, paddle.uint8, paddle.int8, paddle.int16, paddle.int32, paddle.int64}
+)
+_ALPHA_DTYPES = _KEPT | (_PROMOTED - {paddle.bool})
+
+# True while SOT (to_static's default mode) simulates the caller's bytecode: SOT
+# answers this very function object itself. Tensors there are symbolic, so the
+# values must come from Paddle's ops.
+_in_sot: Any = getattr(paddle.base.dygraph.base, "in_sot_simulation_mode", lambda: False)
+
+
+def _in_graph(x: Any) -> bool:
+    """Whether ``x``'s values must come from Paddle's ops (not a DLPack view)."""
+    return isinstance(x, _Value) or bool(_in_sot()) or not x.place.is_cpu_place()
+
+
+def _as_float(x: Any, func: str) -> Any:
+    dtype = x.dtype
+    if dtype in _KEPT:
+        return x
+    if dtype in _PROMOTED:
+        return x.astype(paddle.get_default_dtype())
+    raise dtype_error(func, dtype, "paddle.get_default_dtype()")
+
+
+# -- values -------------------------------------------------------------------------
+
+
+def _on_cpu(kernel: Any, w: Any, alpha: float) -> Any:
+    """The NumPy backend's kernel on a zero-copy view of CPU tensor ``w``."""
+    if w.dtype == _BF16:  # DLPack has no bfloat16 here; float32 is exact for it
+        return _on_cpu(kernel, w.astype(_F32), alpha).astype(_BF16)
+    if not w.stop_gradient:
+        w = w.detach()
+    return paddle.from_dlpack(np.asarray(kernel(np.from_dlpack(w), alpha)))
+
+
+def _scalar(value: float, like: Any) -> Any:
+    # A 0-d tensor of like's dtype: a Python float would go through a float32
+    # attribute in some of Paddle's ops.
+    return paddle.full([], value, dtype=like.dtype)
+
+
+def _graph_elu(w: Any, alpha: float) -> Any:
+    """elu in Paddle's ops, in float64, rounded once to ``w``'s dtype.
+
+    Differentiable by Paddle's autodiff, to every order, with the exact
+    derivative ``alpha * exp(x)``: Paddle's ``expm1`` gradient is computed from
+    its output (``out + 1``, 0 at -40 in float64), so the value is ``alpha *
+    expm1`` with the gradient of ``alpha * exp`` added as ``e - e``.
+    """
+    wide = w if w.dtype == _F64 else w.astype(_F64)
+    positive = wide > 0
+    # The branch not taken is clamped: expm1 cannot overflow. where, not minimum,
+    # keeps -0.0 (expm1(-0.0) is -0.0).
+    negative = paddle.where(positive, paddle.zeros_like(wide), wide)
+    a = _scalar(alpha, wide)
+    branch = paddle.expm1(negative).detach() * a
+    if _recorded(w):
+        e = paddle.exp(negative) * a
+        # Subtracted, not added: -0.0 - 0.0 keeps the sign of -0.0.
+        branch = branch - (e.detach() - e)
+    y = paddle.where(positive, wide, branch)
+    return y if w.dtype == _F64 else y.astype(w.dtype)
+
+
+def _graph_derivative(w: Any, alpha: float) -> Any:
+    """elu_derivative in Paddle's ops, in float64, rounded once to ``w``'s dtype."""
+    wide = w if w.dtype == _F64 else w.astype(_F64)
+    positive = wide > 0
+    negative = paddle.where(positive, paddle.zeros_like(wide), wide)
+    a = _scalar(alpha, wide)
+    # Where exp(x) alone is subnormal (few digits) but alpha * exp(x) is not:
+    # (alpha * exp(x/2)) * exp(x/2). Float32 inputs never get there in float64.
+    half = paddle.exp(negative * 0.5)
+    tiny = negative < math.log(np.finfo(np.float64).tiny)
+    branch = paddle.where(tiny, (a * half) * half, a * paddle.exp(negative))
+    y = paddle.where(positive, paddle.ones_like(wide), branch)
+    return y if w.dtype == _F64 else y.astype(w.dtype)
+
+
+# -- autograd -----------------------------------------------------------------------
+
+
+class _Derivative(PyLayer):
+    """elu_derivative, whose own derivative is itself where x <= 0 (0 above)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, alpha: float) -> Any:
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return _on_cpu(_numpy.elu_derivative, x, alpha)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_tensor()
+        # (x <= 0) is False at NaN, where the derivative is NaN: NaN * 0 stays NaN.
+        return grad * _Derivative.apply(x, ctx.alpha) * (x <= 0).astype(x.dtype)
+
+
+class _ELU(PyLayer):
+    @staticmethod
+    def forward(ctx: Any, x: Any, alpha: float) -> Any:
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return _on_cpu(_numpy.elu, x, alpha)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_tensor()
+        return grad * _Derivative.apply(x, ctx.alpha)
+
+
+def _recorded(x: Any) -> bool:
+    """Whether autograd would record a call on ``x``."""
+    return not x.stop_gradient and paddle.is_grad_enabled()
+
+
+# -- the public functions -----------------------------------------------------------
+
+
+def _check_number(alpha: float, x: Any, func: str) -> None:
+    if alpha > FLOAT32_MAX:
+        check_alpha_fits(alpha, "float64" if x.dtype == _F64 else "float32", func)
+
+
+def elu(x: Any, alpha: float | Any) -> Any:
+    w = _as_float(x, "elu")
+    if type(alpha) is not float:
+        _check_alpha(alpha, w, "elu")
+        return _elu_array_alpha(w, alpha)
+    _check_number(alpha, w, "elu")
+    if _in_graph(w):
+        return _graph_elu(w, alpha)
+    if _recorded(w):
+        return _ELU.apply(w, alpha)
+    return _on_cpu(_numpy.elu, w, alpha)
+
+
+def elu_derivative(x: Any, alpha: float | Any) -> Any:
+    w = _as_float(x, "elu_derivative")
+    if type(alpha) is not float:
+        _check_alpha(alpha, w, "elu_derivative")
+        return _derivative_array_alpha(w, alpha)
+    _check_number(alpha, w, "elu_derivative")
+    if _in_graph(w):
+        return _graph_derivative(w, alpha)
+    if _recorded(w):
+        return _Derivative.apply(w, alpha)
+    return _on_cpu(_numpy.elu_derivative, w, alpha)
+
+
+def _compute(w: Any) -> Any:
+    """The dtype half precisions are computed in: float32 (bfloat16 has no CPU kernels)."""
+    return w.astype(_F32) if w.dtype in (_F16, _BF16) else w
+
+
+def _elu_array_alpha(x: Any, alpha: Any) -> Any:
+    w = _compute(x)
+    positive = w > 0
+    zero = paddle.zeros_like(w)
+    # elu(., 1) is expm1 on the clamped x <= 0 branch, through the scalar path:
+    # accurate, with its exact gradient.
+    unit = elu(paddle.where(positive, zero, w), 1.0)
+    y = paddle.where(positive, w, alpha.astype(w.dtype) * unit)
+    # Zeros as they are whatever alpha holds (NaN, inf, negative), with the
+    # gradients of alpha * unit: y - y is 0 (NaN where alpha is not finite).
+    exact = w.detach() - paddle.nan_to_num(y.detach() - y, nan=0.0)
+    return paddle.where(w == 0, exact, y).astype(x.dtype)
+
+
+def _derivative_array_alpha(x: Any, alpha: Any) -> Any:
+    w = _compute(x)
+    positive = w > 0
+    negative = paddle.where(positive, paddle.zeros_like(w), w)
+    a = alpha.astype(w.dtype)
+    # exp through the scalar path (exact gradients); (alpha * exp(x/2)) * exp(x/2)
+    # where exp(x) alone would be subnormal while alpha * exp(x) is not.
+    half = elu_derivative(negative * 0.5, 1.0)
+    tiny = negative < math.log(np.finfo(np.float64 if w.dtype == _F64 else np.float32).tiny)
+    branch = paddle.where(tiny, (a * half) * half, a * elu_derivative(negative, 1.0))
+    return paddle.where(positive, paddle.ones_like(branch), branch).astype(x.dtype)
+
+
+def _check_alpha(alpha: Any, x: Any, func: str) -> None:
+    if isinstance(x, _Value):
+        kinds: tuple[type, ...] = (paddle.Tensor, _Value)
+        where = "a paddle.Tensor"
+    else:
+        kinds = (paddle.Tensor,)
+        where = f"a paddle.Tensor on x's place ({x.place})"
+    if not isinstance(alpha, kinds) or alpha.dtype not in _ALPHA_DTYPES:
+        raise alpha_type_error(func, alpha, where)
+    check_alpha_shape(alpha.shape, x.shape, func)
+    if isinstance(alpha, paddle.Tensor) and isinstance(x, paddle.Tensor):
+        if str(alpha.place) != str(x.place):
+            move = f"move it once with alpha.to({str(x.place)!r})"
+            raise alpha_device_error(func, alpha.place, x.place, move)
+
+
+def devices() -> list[str]:
+    gpus = paddle.device.cuda.device_count() if paddle.is_compiled_with_cuda() else 0
+    return ["cpu"] + [f"gpu:{i}" for i in range(gpus)]
+
+
+def from_numpy(a: Any, device: str | None = None) -> Any:
+    return paddle.to_tensor(a, place=device or "cpu")
+
+
+def to_numpy(y: Any) -> Any:
+    return y.detach().cpu().numpy()
