@@ -238,15 +238,16 @@ def _compute(w: Any) -> Any:
 def _elu_array_alpha(x: Any, alpha: Any) -> Any:
     w = _compute(x)
     positive = w > 0
-    zero = paddle.zeros_like(w)
     # elu(., 1) is expm1 on the clamped x <= 0 branch, through the scalar path:
     # accurate, with its exact gradient.
-    unit = elu(paddle.where(positive, zero, w), 1.0)
+    unit = elu(paddle.where(positive, paddle.zeros_like(w), w), 1.0)
     y = paddle.where(positive, w, alpha.astype(w.dtype) * unit)
     # Zeros as they are whatever alpha holds (NaN, inf, negative), with the
     # gradients of alpha * unit: y - y is 0 (NaN where alpha is not finite).
     exact = w.detach() - paddle.nan_to_num(y.detach() - y, nan=0.0)
-    return paddle.where(w == 0, exact, y).astype(x.dtype)
+    # Not w == 0: Paddle's float equality is |a - b| < 1e-8, true at -1e-9.
+    zero = paddle.logical_and(w >= 0, w <= 0)
+    return paddle.where(zero, exact, y).astype(x.dtype)
 
 
 def _derivative_array_alpha(x: Any, alpha: Any) -> Any:
