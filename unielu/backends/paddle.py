@@ -162,6 +162,17 @@ def _graph_derivative(w: Any, alpha: float) -> Any:
 # -- autograd -----------------------------------------------------------------------
 
 
+def _times(*factors: Any) -> Any:
+    """The product, in float32 for float16 (Paddle's CPU multiply has no float16)."""
+    dtype = factors[0].dtype
+    if dtype != _F16:
+        product = factors[0]
+        for f in factors[1:]:
+            product = product * f
+        return product
+    return _times(*[f.astype(_F32) for f in factors]).astype(_F16)
+
+
 class _Derivative(PyLayer):
     """elu_derivative, whose own derivative is itself where x <= 0 (0 above)."""
 
@@ -175,7 +186,7 @@ class _Derivative(PyLayer):
     def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_tensor()
         # (x <= 0) is False at NaN, where the derivative is NaN: NaN * 0 stays NaN.
-        return grad * _Derivative.apply(x, ctx.alpha) * (x <= 0).astype(x.dtype)
+        return _times(grad, _Derivative.apply(x, ctx.alpha), (x <= 0).astype(x.dtype))
 
 
 class _ELU(PyLayer):
@@ -188,7 +199,7 @@ class _ELU(PyLayer):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_tensor()
-        return grad * _Derivative.apply(x, ctx.alpha)
+        return _times(grad, _Derivative.apply(x, ctx.alpha))
 
 
 def _recorded(x: Any) -> bool:
