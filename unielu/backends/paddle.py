@@ -121,6 +121,14 @@ def _scalar(value: float, like: Any) -> Any:
     return paddle.full([], value, dtype=like.dtype)
 
 
+def _full(value: float, like: Any) -> Any:
+    """A tensor of ``like``'s shape and dtype filled with ``value``: ``where``'s
+    operands must not need broadcasting, which in a program it does by adding
+    zeros (``-0.0 + 0.0`` is ``+0.0``)."""
+    shape = paddle.shape(like) if isinstance(like, _Value) else like.shape
+    return paddle.full(shape, value, dtype=like.dtype)
+
+
 def _graph_elu(w: Any, alpha: float) -> Any:
     """elu in Paddle's ops, in float64, rounded once to ``w``'s dtype.
 
@@ -133,7 +141,7 @@ def _graph_elu(w: Any, alpha: float) -> Any:
     positive = wide > 0
     # The branch not taken is clamped: expm1 cannot overflow. where, not minimum,
     # keeps -0.0 (expm1(-0.0) is -0.0).
-    negative = paddle.where(positive, paddle.zeros_like(wide), wide)
+    negative = paddle.where(positive, _full(0.0, wide), wide)
     a = _scalar(alpha, wide)
     branch = paddle.expm1(negative).detach() * a
     if _recorded(w):
@@ -148,14 +156,14 @@ def _graph_derivative(w: Any, alpha: float) -> Any:
     """elu_derivative in Paddle's ops, in float64, rounded once to ``w``'s dtype."""
     wide = w if w.dtype == _F64 else w.astype(_F64)
     positive = wide > 0
-    negative = paddle.where(positive, paddle.zeros_like(wide), wide)
+    negative = paddle.where(positive, _full(0.0, wide), wide)
     a = _scalar(alpha, wide)
     # Where exp(x) alone is subnormal (few digits) but alpha * exp(x) is not:
     # (alpha * exp(x/2)) * exp(x/2). Float32 inputs never get there in float64.
     half = paddle.exp(negative * 0.5)
     tiny = negative < math.log(np.finfo(np.float64).tiny)
     branch = paddle.where(tiny, (a * half) * half, a * paddle.exp(negative))
-    y = paddle.where(positive, paddle.ones_like(wide), branch)
+    y = paddle.where(positive, _full(1.0, wide), branch)
     return y if w.dtype == _F64 else y.astype(w.dtype)
 
 
@@ -251,7 +259,7 @@ def _elu_array_alpha(x: Any, alpha: Any) -> Any:
     positive = w > 0
     # elu(., 1) is expm1 on the clamped x <= 0 branch, through the scalar path:
     # accurate, with its exact gradient.
-    unit = elu(paddle.where(positive, paddle.zeros_like(w), w), 1.0)
+    unit = elu(paddle.where(positive, _full(0.0, w), w), 1.0)
     y = paddle.where(positive, w, alpha.astype(w.dtype) * unit)
     # Zeros as they are whatever alpha holds (NaN, inf, negative), with the
     # gradients of alpha * unit: y - y is 0 (NaN where alpha is not finite).
@@ -264,14 +272,14 @@ def _elu_array_alpha(x: Any, alpha: Any) -> Any:
 def _derivative_array_alpha(x: Any, alpha: Any) -> Any:
     w = _compute(x)
     positive = w > 0
-    negative = paddle.where(positive, paddle.zeros_like(w), w)
+    negative = paddle.where(positive, _full(0.0, w), w)
     a = alpha.astype(w.dtype)
     # exp through the scalar path (exact gradients); (alpha * exp(x/2)) * exp(x/2)
     # where exp(x) alone would be subnormal while alpha * exp(x) is not.
     half = elu_derivative(negative * 0.5, 1.0)
     tiny = negative < math.log(np.finfo(np.float64 if w.dtype == _F64 else np.float32).tiny)
     branch = paddle.where(tiny, (a * half) * half, a * elu_derivative(negative, 1.0))
-    return paddle.where(positive, paddle.ones_like(branch), branch).astype(x.dtype)
+    return paddle.where(positive, _full(1.0, branch), branch).astype(x.dtype)
 
 
 def _check_alpha(alpha: Any, x: Any, func: str) -> None:
