@@ -37,6 +37,12 @@ class PaddleAdapter(Adapter):
     @classmethod
     def configure(cls) -> None:
         _import_paddle()
+        # unielu was imported first (by the tests): load the backends that a later
+        # `import unielu` would have loaded, as for a user who imports Paddle first
+        # (paddle.jit.to_static's AST mode needs it, docs/backends/paddle.rst).
+        from unielu._dispatch import load_early
+
+        load_early()
 
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)

@@ -115,6 +115,11 @@ def _on_cpu(kernel: Any, w: Any, alpha: float) -> Any:
     return paddle.from_dlpack(np.asarray(kernel(np.from_dlpack(w), alpha)))
 
 
+def _alpha_in(w: Any, alpha: float) -> float:
+    """``alpha`` as the compute dtype holds it (float32 but for float64 inputs)."""
+    return alpha if w.dtype == _F64 else float(np.float32(alpha))
+
+
 def _scalar(value: float, like: Any) -> Any:
     # A 0-d tensor of like's dtype: a Python float would go through a float32
     # attribute in some of Paddle's ops.
@@ -127,6 +132,26 @@ def _full(value: float, like: Any) -> Any:
     zeros (``-0.0 + 0.0`` is ``+0.0``)."""
     shape = paddle.shape(like) if isinstance(like, _Value) else like.shape
     return paddle.full(shape, value, dtype=like.dtype)
+
+
+def _expm1_portable(n: Any) -> Any:
+    """``expm1(n)`` for float64 ``n <= 0`` (or NaN) from ``exp`` and ``log``, within a
+    few float64 ULP: far below a float32 ULP, for the results rounded to float32.
+
+    Kahan's ``n * (u - 1) / log(u)`` with ``u = exp(n)``; ``u - 1`` below 0.5,
+    where it has no cancellation. paddle2onnx has no ``expm1``: a saved float32
+    model then converts to ONNX (docs/backends/paddle.rst).
+    """
+    u = paddle.exp(n)
+    far = u < 0.5
+    one = _full(1.0, n)
+    v = paddle.where(far, _full(0.5, n), u)
+    # v >= 1, not v == 1 (Paddle's float equality has a 1e-8 tolerance): where u
+    # rounds to 1, expm1(n) rounds to n (-0.0 kept). Tensors, not Python numbers,
+    # in the subtractions: v - 1 would be Paddle's scale op, which paddle2onnx
+    # computes in float32.
+    ratio = paddle.where(v >= 1, one, (v - one) / paddle.log(v))
+    return paddle.where(far, u - one, n * ratio)
 
 
 def _graph_elu(w: Any, alpha: float) -> Any:
@@ -142,8 +167,9 @@ def _graph_elu(w: Any, alpha: float) -> Any:
     # The branch not taken is clamped: expm1 cannot overflow. where, not minimum,
     # keeps -0.0 (expm1(-0.0) is -0.0).
     negative = paddle.where(positive, _full(0.0, wide), wide)
-    a = _scalar(alpha, wide)
-    branch = paddle.expm1(negative).detach() * a
+    a = _scalar(_alpha_in(w, alpha), wide)
+    unit = paddle.expm1(negative) if w.dtype == _F64 else _expm1_portable(negative)
+    branch = unit.detach() * a
     if _recorded(w):
         e = paddle.exp(negative) * a
         # Subtracted, not added: -0.0 - 0.0 keeps the sign of -0.0.
@@ -157,10 +183,10 @@ def _graph_derivative(w: Any, alpha: float) -> Any:
     wide = w if w.dtype == _F64 else w.astype(_F64)
     positive = wide > 0
     negative = paddle.where(positive, _full(0.0, wide), wide)
-    a = _scalar(alpha, wide)
+    a = _scalar(_alpha_in(w, alpha), wide)
     # Where exp(x) alone is subnormal (few digits) but alpha * exp(x) is not:
     # (alpha * exp(x/2)) * exp(x/2). Float32 inputs never get there in float64.
-    half = paddle.exp(negative * 0.5)
+    half = paddle.exp(negative * _scalar(0.5, wide))
     tiny = negative < math.log(np.finfo(np.float64).tiny)
     branch = paddle.where(tiny, (a * half) * half, a * paddle.exp(negative))
     y = paddle.where(positive, _full(1.0, wide), branch)
