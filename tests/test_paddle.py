@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from deployment import ALPHA, INPUTS, ONNX_RUN, assert_within_contract
+from deployment import ALPHA, ONNX_RUN, assert_within_contract
 from deployment import run_fresh as run_without_unielu
 from models import STEPS, compare_curves, data
 
@@ -90,7 +90,7 @@ def test_to_static_gives_the_eager_values(backend, paddle, func, dtype, mode):
     def f(v):
         return getattr(unielu, func)(v, 1.7)
 
-    x = backend.asarray(X + [math.nan, math.inf, -math.inf], dtype)
+    x = backend.asarray([*X, math.nan, math.inf, -math.inf], dtype)
     compiled = paddle.jit.to_static(f, full_graph=MODES[mode])
     # Within a ULP: the graph computes in float64 with Paddle's expm1 and rounds
     # once, eager with unielu's kernel; signs of zeros the same.
@@ -286,7 +286,7 @@ def saved_model(paddle, tmp_path, learn=False):
 
 @pytest.mark.parametrize("learn", [False, True], ids=["alpha", "learn_alpha"])
 def test_jit_save_runs_in_jit_load_without_unielu(paddle, tmp_path, learn):
-    net, files = saved_model(paddle, tmp_path, learn)
+    _, files = saved_model(paddle, tmp_path, learn)
     y = run_without_unielu(
         BLOCK_UNIELU
         + f"""
@@ -320,7 +320,7 @@ def test_jit_save_runs_in_paddle_inference_without_unielu(paddle, tmp_path):
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("paddle2onnx") is None or importlib.util.find_spec("onnxruntime") is None,
+    not all(importlib.util.find_spec(m) for m in ("paddle2onnx", "onnxruntime")),
     reason="needs paddle2onnx and onnxruntime (docs/backends/paddle.rst says where they install)",
 )
 def test_paddle2onnx_export_runs_in_onnxruntime(paddle, tmp_path):
@@ -333,7 +333,9 @@ def test_paddle2onnx_export_runs_in_onnxruntime(paddle, tmp_path):
         capture_output=True, text=True, cwd=tmp_path,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    y = run_without_unielu(ONNX_RUN.format(path=str(tmp_path / "model.onnx")), tmp_path / "model.onnx")
+    y = run_without_unielu(
+        ONNX_RUN.format(path=str(tmp_path / "model.onnx")), tmp_path / "model.onnx"
+    )
     assert_within_contract(y, "paddle2onnx, ONNX Runtime")
 
 
@@ -373,7 +375,5 @@ def test_imports_paddle_only_when_asked(backend):
         """
     )
     root = Path(__file__).resolve().parent.parent
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert out.returncode == 0, out.stderr[-3000:]

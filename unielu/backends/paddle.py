@@ -1,4 +1,4 @@
-"""PaddlePaddle backend: tensors on any place, with autograd (all orders) and ``paddle.jit.to_static``.
+"""PaddlePaddle backend: tensors on any place, autograd to every order, ``paddle.jit.to_static``.
 
 Eager, on the CPU, the values come from the NumPy backend's compiled kernel,
 run on a zero-copy DLPack view of the tensor and handed back zero-copy
@@ -310,7 +310,7 @@ def _derivative_array_alpha(x: Any, alpha: Any) -> Any:
 
 def _check_alpha(alpha: Any, x: Any, func: str) -> None:
     if isinstance(x, _Value):
-        kinds: tuple[type, ...] = (paddle.Tensor, _Value)
+        kinds: Any = (paddle.Tensor, _Value)
         where = "a paddle.Tensor"
     else:
         kinds = (paddle.Tensor,)

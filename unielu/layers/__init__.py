@@ -1,4 +1,4 @@
-"""ELU layers for PyTorch, Keras 3, Flax NNX and MLX, thin over :func:`unielu.elu`.
+"""ELU layers for PyTorch, Keras 3, Flax NNX, MLX and PaddlePaddle, thin over :func:`unielu.elu`.
 
 Each framework has its own submodule, imported only when asked for, so that
 ``import unielu.layers`` imports no framework:
@@ -10,7 +10,9 @@ Each framework has its own submodule, imported only when asked for, so that
 * :mod:`unielu.layers.flax` -- :class:`unielu.layers.flax.ELU`, a Flax NNX
   module;
 * :mod:`unielu.layers.mlx` -- :class:`unielu.layers.mlx.ELU`, an
-  ``mlx.nn.Module`` and a drop-in for ``mlx.nn.ELU``.
+  ``mlx.nn.Module`` and a drop-in for ``mlx.nn.ELU``;
+* :mod:`unielu.layers.paddle` -- :class:`unielu.layers.paddle.ELU`, a
+  ``paddle.nn.Layer`` and a drop-in for ``paddle.nn.ELU``.
 
 All of them compute :func:`unielu.elu` on the framework's own tensors, so the
 contract's accuracy and gradients hold inside a model, and with
@@ -26,8 +28,9 @@ from types import ModuleType
 from unielu._dispatch import check_alpha
 
 __all__: list[str] = []
-# The modules of this folder (not in __all__: a star import imports no framework).
-_SUBMODULES = tuple(sorted(p.stem for p in Path(__file__).parent.glob("[!_]*.py")))
+# One module per framework, found by file name (a new layer file needs no entry
+# here); not in __all__: a star import imports no framework.
+_SUBMODULES = frozenset(p.stem for p in Path(__file__).parent.glob("[!_]*.py"))
 
 
 def __getattr__(name: str) -> ModuleType:
