@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from deployment import ALPHA, ONNX_RUN, assert_within_contract
 from deployment import run_fresh as run_without_unielu
-from models import STEPS, compare_curves, data
+from models import STEPS, compare_curves, data, run_examples
 
 import unielu
 
@@ -253,6 +253,10 @@ def test_training_matches_nn_elu(paddle, ELU):
     finally:
         paddle.set_default_dtype("float32")
     compare_curves(*curves, "float64", "Paddle: unielu ELU vs paddle.nn.ELU")
+
+
+def test_docs_example_runs():
+    run_examples("paddle")
 
 
 # -- deployment ------------------------------------------------------------------------

@@ -124,6 +124,7 @@ NEWEST_TESTED = {
     "keras": "keras 3.15.1",
     "cupy": "cupy-cuda12x 14.2 (on an NVIDIA H200)",
     "mlx": "mlx 0.32.4 (Linux CPU, mlx-cpu)",
+    "paddle": "paddlepaddle 3.3.1 (CPU)",
 }
 
 #: Backends not tested at their floor, and why.

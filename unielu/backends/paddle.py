@@ -66,6 +66,8 @@ SPEC = {
     # (paddle.jit.ignore_module, below): loaded at `import unielu` when Paddle is
     # already imported, before any program is built.
     "load_early": True,
+    # paddle2onnx, onnxruntime: the ONNX export test (tests/test_paddle.py)
+    "test_requirements": ["paddlepaddle>=3.0.0", "paddle2onnx", "onnxruntime"],
     # Paddle logs to stderr through glog at import; the tests keep to errors.
     "test_env": [{"GLOG_minloglevel": "2", "FLAGS_call_stack_level": "1"}],
 }
