@@ -92,6 +92,8 @@ TARGETS = [
            "(compare the numpy.copyto and numpy.copyto-out rows). " + NOISE),
     Target("numpy-vs-plain-1e3", "NumPy in at most 0.5x the plain formula's time at 1e3 float32",
            0.5, "numpy.plain", 10**3),
+    Target("paddle-1e7", "PaddlePaddle within 1.5x of F.elu at 1e7 float32", 1.5, "paddle.F.elu",
+           10**7),
     Target("dask-vs-where-1e7", "Dask >= 2x faster than da.where(x > 0, x, da.expm1(x)) at 1e7 "
            "float32, 10 chunks", 0.5, "dask.where", 10**7),
     Target("import", "import unielu within 15% of import numpy", 1.15),

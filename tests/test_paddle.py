@@ -137,6 +137,45 @@ def test_to_static_layer_with_a_learned_alpha_per_channel(paddle, mode):
     np.testing.assert_allclose(layer.alpha.grad.numpy(), eager_grad, rtol=1e-6)
 
 
+# -- threads and processes ---------------------------------------------------------------
+
+
+def _large(paddle, seed):
+    from unielu.backends import numpy as numpy_backend
+
+    n = 2 * numpy_backend.PARALLEL_MIN  # the NumPy kernel's threaded path
+    values = np.random.default_rng(seed).uniform(-20, 5, n).astype(np.float32)
+    return values, paddle.to_tensor(values)
+
+
+def test_threads_make_large_calls_at_once(paddle):
+    from concurrent.futures import ThreadPoolExecutor
+
+    inputs = [_large(paddle, seed) for seed in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda pair: unielu.elu(pair[1], 1.7).numpy(), inputs))
+    for (values, _), got in zip(inputs, results, strict=True):
+        same(got, np.asarray(unielu.elu(values, 1.7)))
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_forked_child_after_a_large_call(paddle):
+    import multiprocessing
+
+    values, x = _large(paddle, 7)
+    expected = unielu.elu(x, 1.7).numpy()  # the parent's pools exist now
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        got = pool.apply(_child_elu, (values,))
+    same(got, expected)
+
+
+def _child_elu(values):
+    import paddle
+
+    return unielu.elu(paddle.to_tensor(values), 1.7).numpy()
+
+
 # -- the layer -------------------------------------------------------------------------
 
 
