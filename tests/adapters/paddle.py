@@ -162,7 +162,11 @@ class PaddleAdapter(Adapter):
             return unielu.elu(v, alpha)
 
         def with_grad(v: Any) -> Any:
-            return paddle.jit.to_static(f, full_graph=True)(self._leaf(v))
+            with warnings.catch_warnings():
+                # Paddle's own, building the backward program ("Tensor do not have
+                # 'place' interface for pir graph mode").
+                warnings.simplefilter("ignore", UserWarning)
+                return paddle.jit.to_static(f, full_graph=True)(self._leaf(v))
 
         return {
             "paddle.jit.to_static(full_graph=True) (AST)": paddle.jit.to_static(f, full_graph=True),
