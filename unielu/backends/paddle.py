@@ -39,10 +39,16 @@ recorded would need Paddle's inplace-version checks to stay sound;
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
-import paddle
+
+with warnings.catch_warnings():
+    # Paddle's C++-extension helper warns at import that ccache is missing: noise
+    # for a user who never builds an extension (its report, `python -m unielu`).
+    warnings.filterwarnings("ignore", message="No ccache found")
+    import paddle
 from paddle.autograd import PyLayer
 
 import unielu
