@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from reference import grid, ulp_errors
-from testkit import ADAPTERS, Adapter
+from testkit import ADAPTERS, Adapter, reference
 
 import unielu
 from unielu._registry import registry
 
-X = grid("float32").astype(np.float32)
+X = reference.grid("float32").astype(np.float32)
 POINTS = np.array([-1e-30, -20.0, 0.0, np.nan], dtype=np.float32)
 
 
@@ -33,8 +32,8 @@ def measure(label: str, elu: Any, grads: Any = None) -> dict[str, Any]:
         y = np.asarray(elu(X), dtype=np.float64)
         special = np.asarray(elu(POINTS), dtype=np.float64)
     # Flushing subnormal results to 0 is allowed (XLA and TF on CPU do it), and counted.
-    errors = ulp_errors(y, "elu", "float32", 1.0, flush_subnormals=True)
-    strict = ulp_errors(y, "elu", "float32", 1.0)
+    errors = reference.ulp_errors(y, "elu", "float32", 1.0, flush_subnormals=True)
+    strict = reference.ulp_errors(y, "elu", "float32", 1.0)
     row: dict[str, Any] = {
         "implementation": label,
         "max_ulp": float(np.max(errors)),

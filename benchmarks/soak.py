@@ -35,8 +35,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
-from reference import numpy_dtype
-from testkit import ADAPTERS, Adapter
+from testkit import ADAPTERS, Adapter, reference
 
 import unielu
 from unielu._registry import get_spec, registry
@@ -109,7 +108,7 @@ def _first_line(error: Exception) -> str:
 
 def _ulp(ref: np.ndarray, dtype: str) -> np.ndarray:
     """Spacing of ``dtype`` at each float64 value (subnormal spacing below the normals)."""
-    info = np.finfo(np.float32) if dtype == "bfloat16" else np.finfo(numpy_dtype(dtype))
+    info = np.finfo(np.float32) if dtype == "bfloat16" else np.finfo(reference.numpy_dtype(dtype))
     bits = 8 if dtype == "bfloat16" else info.nmant + 1
     exponent = np.floor(np.log2(np.where(ref == 0, 1.0, np.abs(ref))))
     return np.exp2(np.maximum(exponent, info.minexp) - bits + 1)
@@ -136,7 +135,7 @@ def one_call(b: Soaked, rng: random.Random, tally: Tally) -> None:
     values[: min(n, 5)] = SPECIALS[: min(n, 5)]
     if dtype == "int32":
         values = np.nan_to_num(values, nan=0, posinf=7, neginf=-7).round()
-    x_np = values.astype(numpy_dtype(dtype))
+    x_np = values.astype(reference.numpy_dtype(dtype))
     result = adapter.default_float if dtype == "int32" else dtype
     shape: tuple[int, ...] = (n,)
     alpha: Any = rng.choice(ALPHAS)
@@ -165,7 +164,7 @@ def one_call(b: Soaked, rng: random.Random, tally: Tally) -> None:
         got = np.asarray(adapter.to_numpy(y), np.float64)
         if b.out and mode != "in place" and not _identical(adapter.to_numpy(x), x_np):
             tally.error(f"{label}: x was modified")
-        w = x_np if dtype != "int32" else x_np.astype(numpy_dtype(result))
+        w = x_np if dtype != "int32" else x_np.astype(reference.numpy_dtype(result))
         ref = np.asarray(getattr(numpy_backend, func)(w, alpha_np), np.float64)
         _compare(b, label, got, ref, result, tally)
     except Exception:
@@ -210,7 +209,7 @@ def _compare(
 def _tiny(dtype: str) -> float:
     if dtype == "bfloat16":
         return float(np.finfo(np.float32).smallest_normal)
-    return float(np.finfo(numpy_dtype(dtype)).smallest_normal)
+    return float(np.finfo(reference.numpy_dtype(dtype)).smallest_normal)
 
 
 def rss_mib() -> float:
