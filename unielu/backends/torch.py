@@ -132,7 +132,7 @@ def _as_float(x: torch.Tensor, func: str) -> torch.Tensor:
 
 
 def _derivative_in(w: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
-    """elu_derivative in w's own (compute) dtype."""
+    """elu_derivative in w's own (compute) dtype, from differentiable standard ops."""
     if isinstance(alpha, torch.Tensor):
         alpha = alpha.to(w.dtype)
     positive = w > 0
@@ -141,7 +141,7 @@ def _derivative_in(w: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor
     # Where exp(x) alone would be subnormal (few digits) while alpha * exp(x) is
     # not: (alpha * exp(x/2)) * exp(x/2).
     half = torch.exp(0.5 * negative)
-    tiny = negative < math.log(torch.finfo(w.dtype).tiny)
+    tiny = negative < _LOG_TINY[w.dtype]
     branch = torch.where(tiny, (alpha * half) * half, alpha * torch.exp(negative))
     return torch.where(positive, 1.0, branch)
 
@@ -151,12 +151,51 @@ def _derivative(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
     return _derivative_in(w, alpha).to(x.dtype)
 
 
-class _ELU(torch.autograd.Function):
+#: log of the smallest normal number of the dtype computed in: below it exp(x)
+#: is subnormal (half precisions are computed in float32).
+_LOG_TINY = {
+    dtype: math.log(torch.finfo(torch.float64 if dtype == torch.float64 else torch.float32).tiny)
+    for dtype in _KEPT
+}
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
+
+
+def _one_pass_is_exact(x: torch.Tensor) -> bool:
+    """Whether ``aten.elu_backward`` (one vectorized pass, ``grad * alpha * exp(x)``
+    for ``x <= 0``) gives the contract's gradient for every element of ``x``.
+
+    It does (within 1.6 ULP) except at NaN, where it gives ``grad``, and where
+    ``exp(x)`` is subnormal, whose few digits a large alpha magnifies. One
+    reduction finds both: the minimum is NaN if any element is. On the CPU
+    only, where reading it back costs no device synchronisation; plain tensors
+    only (not DTensor or other subclasses), outside graphs and transforms.
+    """
+    if type(x) not in _PLAIN or x.device.type != "cpu" or _is_compiling():
+        return False
+    if torch._C._are_functorch_transforms_active():
+        return False
+    return x.numel() == 0 or bool(x.min() >= _LOG_TINY[x.dtype])
+
+
+def _grad_x(grad: torch.Tensor, x: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``grad * elu_derivative(x, alpha)``: one pass where that is exact; from
+    differentiable ops where a graph of the backward is recorded (second
+    derivatives), on other devices, and for the rare inputs it is not."""
+    if not torch.is_grad_enabled() and grad.dtype == x.dtype and _one_pass_is_exact(x):
+        return torch.ops.aten.elu_backward(grad, alpha, 1, 1, False, x)
+    return grad * _derivative(x, alpha)
+
+
+class _GraphELU(torch.autograd.Function):
+    """elu under torch.compile: standard ops that Inductor fuses with their
+    neighbours (its CPU code computes expm1 as exp(x) - 1, so the portable
+    formulas), and the exact derivative as the backward."""
+
     generate_vmap_rule = True  # so torch.func.vmap works
 
     @staticmethod
     def forward(x: torch.Tensor, alpha: float) -> torch.Tensor:
-        return F.elu(x, alpha)
+        return _portable_elu(x, alpha)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
@@ -168,7 +207,16 @@ class _ELU(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
-        return grad * _derivative(x, ctx.alpha), None
+        return _grad_x(grad, x, ctx.alpha), None
+
+
+class _ELU(_GraphELU):
+    """elu in eager mode, differentiated: PyTorch's own kernel forward, and a
+    forward-mode rule (Dynamo traces no Function that has one)."""
+
+    @staticmethod
+    def forward(x: torch.Tensor, alpha: float) -> torch.Tensor:
+        return F.elu(x, alpha)
 
     @staticmethod
     def jvp(ctx: Any, tangent: torch.Tensor, alpha_tangent: None) -> torch.Tensor:
@@ -197,12 +245,16 @@ def _expm1_portable(n: torch.Tensor) -> torch.Tensor:
     return torch.where(far, u - 1, n * ratio)
 
 
-def _portable_elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
+def _portable_elu(
+    x: torch.Tensor, alpha: float | torch.Tensor, keep_zeros: bool = False
+) -> torch.Tensor:
     """elu from operators that every export format has.
 
-    What ``torch.export`` (and so ``torch.onnx.export`` and AOTInductor)
-    records: an artifact made of standard ops, which loads where unielu is not
-    installed. Half precisions are computed in float32 and rounded once.
+    What ``torch.export`` (and so ``torch.onnx.export`` and AOTInductor) and
+    ``torch.compile`` record: an artifact made of standard ops, which loads
+    where unielu is not installed. Half precisions are computed in float32 and
+    rounded once. ``keep_zeros`` returns zeros as they are whatever a tensor
+    alpha holds (NaN, inf, negative).
     """
     w = x.float() if x.dtype == torch.float16 or x.dtype == torch.bfloat16 else x
     positive = w > 0
@@ -210,25 +262,8 @@ def _portable_elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
     unit = _expm1_portable(torch.where(positive, 0.0, w))
     # alpha as a tensor of w's dtype: the ONNX exporter makes a Python number a
     # float32 constant (1.7 would be 3e-8 off in float64).
-    return torch.where(positive, w, torch.tensor(alpha, dtype=w.dtype) * unit).to(x.dtype)
-
-
-@torch.library.custom_op("unielu::elu", mutates_args=())
-def _elu_op(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    return F.elu(x, alpha)
-
-
-@_elu_op.register_fake
-def _(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    return torch.empty_like(x)
-
-
-@_elu_op.register_vmap
-def _(info: Any, in_dims: tuple[Any, ...], x: torch.Tensor, alpha: float) -> Any:
-    return _elu_op(x, alpha), in_dims[0]  # elementwise: the batch dim stays where it is
-
-
-_elu_op.register_autograd(_ELU.backward, setup_context=_ELU.setup_context)
+    a = alpha.to(w.dtype) if isinstance(alpha, torch.Tensor) else torch.tensor(alpha, dtype=w.dtype)
+    return torch.where(w >= 0 if keep_zeros else positive, w, a * unit).to(x.dtype)
 
 
 # F.elu's Python wrapper costs about 0.4 us, 15% of the whole call on a small
@@ -236,35 +271,29 @@ _elu_op.register_autograd(_ELU.backward, setup_context=_ELU.setup_context)
 _native_elu: Any = getattr(getattr(torch._C, "_nn", None), "elu", F.elu)
 
 
-class _FlagsBefore25:
-    """torch.compiler before its module flags: the same answer through its function."""
-
-    @property
-    def _is_compiling_flag(self) -> bool:
-        return bool(torch.compiler.is_compiling())
-
-
-# True while Dynamo traces (torch.compile, strict torch.export), in every
-# PyTorch version; a plain ``return False`` at run time.
-_is_dynamo = getattr(torch.compiler, "is_dynamo_compiling", torch.compiler.is_compiling)
-# Non-strict torch.export runs this module's Python without Dynamo: this flag
-# (set there since PyTorch 2.13, not yet while Dynamo traces in 2.11) makes it
-# record the custom op, not aten.elu (whose gradient is computed from the output).
-_flags: Any = torch.compiler if hasattr(torch.compiler, "_is_compiling_flag") else _FlagsBefore25()
+# True while Dynamo traces (torch.compile, strict torch.export); a plain
+# ``return False`` at run time.
+_is_dynamo = torch.compiler.is_dynamo_compiling
 
 
 def _is_compiling() -> bool:
-    return bool(_is_dynamo() or _flags._is_compiling_flag)
+    # Non-strict torch.export runs this module's Python without Dynamo: the flag
+    # (set there since PyTorch 2.13, not yet while Dynamo traces in 2.11) makes it
+    # record the standard ops, not aten.elu (whose gradient is computed from the output).
+    return bool(_is_dynamo() or torch.compiler._is_compiling_flag)
 
 
 def _graph_elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    """What a graph records: standard ops for export, the unielu::elu op for torch.compile."""
-    # An exported program must load and run without unielu (torch.export.load,
-    # ONNX, AOTInductor in C++); torch.compile's graph runs in this process,
-    # where the op keeps the eager kernel's speed and gradient.
+    """What a graph records: standard ops, the same formula for export and torch.compile.
+
+    An exported program must load and run without unielu (torch.export.load,
+    ONNX, AOTInductor in C++). torch.compile records the same forward inside
+    :class:`_GraphELU`, so that Inductor fuses it with its neighbours and the
+    backward is the exact derivative.
+    """
     if torch.compiler.is_exporting():
         return _portable_elu(x, alpha)
-    return _elu_op(x, alpha)
+    return _GraphELU.apply(x, alpha)  # type: ignore[no-any-return]
 
 
 def elu(
@@ -283,7 +312,7 @@ def elu(
         and type(alpha) is float
         and alpha <= FLOAT32_MAX
         and not _is_dynamo()
-        and not _flags._is_compiling_flag
+        and not torch.compiler._is_compiling_flag
         and (
             (_fwad._current_level < 0 and not (x.requires_grad and torch.is_grad_enabled()))
             or (torch._C._get_tracing_state() is not None and not torch.onnx.is_in_onnx_export())
@@ -340,6 +369,23 @@ def _elu_general(
 
 
 def _elu_array_alpha(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    if (
+        type(x) in _PLAIN
+        and type(alpha) in _PLAIN
+        and x.device.type == "cpu"
+        and _fwad._current_level < 0
+        and not _is_compiling()
+        and torch._C._get_tracing_state() is None
+        and not torch._C._are_functorch_transforms_active()
+        and not torch.onnx.is_in_onnx_export()
+    ) or (_is_dynamo() and not torch.compiler.is_exporting()):
+        return _ELUArrayAlpha.apply(x, alpha)  # type: ignore[no-any-return]
+    return _elu_array_alpha_graph(x, alpha)
+
+
+def _elu_array_alpha_graph(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """elu with a tensor alpha from differentiable standard ops: what graphs,
+    transforms, forward mode and other devices run."""
     w = x.float() if x.dtype in _HALF else x  # compute in float32, round once
     positive = w > 0
     # elu(., 1) is expm1 on the clamped x <= 0 branch, through the scalar path:
@@ -350,6 +396,69 @@ def _elu_array_alpha(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     # gradients of alpha * unit: y - y is 0 (NaN where alpha is not finite).
     exact = w.detach() - torch.nan_to_num(y.detach() - y, nan=0.0)
     return torch.where(w == 0, exact, y).to(x.dtype)
+
+
+class _ELUArrayAlpha(torch.autograd.Function):
+    """elu with a tensor alpha in eager mode on the CPU (a few passes over memory,
+    where the graph of :func:`_elu_array_alpha_graph` makes about fifteen), and
+    under torch.compile (the portable formulas, which Inductor fuses)."""
+
+    generate_vmap_rule = True  # so torch.compile(torch.func.vmap(...)) works
+
+    @staticmethod
+    def forward(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        w = x.float() if x.dtype in _HALF else x
+        a = alpha.to(w.dtype)
+        if _is_compiling():
+            return _portable_elu(w, a, keep_zeros=True).to(x.dtype)
+        if a.numel() == 1:
+            value = float(a)  # on the CPU: no synchronisation
+            # F.elu keeps zeros as they are for such alpha (0 * expm1(-0.0) is -0.0).
+            if math.isfinite(value) and value >= 0:
+                return _native_elu(x, value)  # type: ignore[no-any-return]
+        # expm1 where w <= 0 (elu(w, 1) is w elsewhere: no overflow); zeros and
+        # NaN as they are.
+        y = torch.where(w >= 0, w, a * _native_elu(w, 1.0))
+        return y.to(x.dtype)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        x, alpha = ctx.saved_tensors
+        w = x.float() if x.dtype in _HALF else x
+        g = grad.to(w.dtype)
+        a = alpha.to(w.dtype)
+        grad_x = grad_alpha = None
+        if not torch.is_grad_enabled() and _one_pass_is_exact(w):
+            eb = torch.ops.aten.elu_backward
+            if ctx.needs_input_grad[0]:
+                if a.numel() == 1:
+                    grad_x = eb(g, float(a), 1, 1, False, w)
+                else:
+                    d = eb(g, 1.0, 1, 1, False, w)  # grad * exp(w) where w <= 0, else grad
+                    grad_x = torch.where(w > 0, d, d * a)
+            if ctx.needs_input_grad[1]:
+                # grad * (u + 0) where u = expm1(w) <= 0, else 0 * grad.
+                grad_alpha = eb(g, 1.0, 0.0, 1.0, True, _native_elu(w, 1.0))
+        else:  # differentiable: a graph of the backward is recorded (second derivatives)
+            if ctx.needs_input_grad[0]:
+                grad_x = g * _derivative_in(w, a)
+            if ctx.needs_input_grad[1]:
+                negative = torch.where(w > 0, 0.0, w)
+                # expm1, differentiable with exp as its derivative (eager only:
+                # compiled graphs have no second derivatives).
+                unit = (
+                    _portable_elu(negative, 1.0) if _is_compiling() else _ELU.apply(negative, 1.0)
+                )
+                grad_alpha = g * unit
+        if grad_x is not None:
+            grad_x = grad_x.to(x.dtype)
+        if grad_alpha is not None:
+            grad_alpha = grad_alpha.sum_to_size(alpha.shape).to(alpha.dtype)
+        return grad_x, grad_alpha
 
 
 def elu_derivative(

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 import unielu
-import unielu.backends.torch  # registers the unielu::elu op that compiled and exported graphs use
 from unielu.layers import _initial_alpha
 
 __all__ = ["ELU", "onnx_translation_table"]
@@ -183,8 +182,8 @@ def onnx_translation_table() -> dict[Any, Any]:
     ``x * (u - 1) / log(u)`` with ``u = exp(x)``, and ``u - 1`` where there is no
     cancellation): within 2 ULP in float32 and 1 ULP in float64 in ONNX
     Runtime, ``-0.0`` and the special values kept. They cover ``aten.elu`` (what
-    ``unielu.elu`` and ``torch.nn.ELU`` export as), ``aten.expm1`` and the
-    ``unielu::elu`` op of ``torch.compile`` graphs.
+    ``torch.nn.ELU`` exports as; ``unielu.elu`` exports standard ops) and
+    ``aten.expm1``.
 
     Returns
     -------
@@ -231,5 +230,4 @@ def onnx_translation_table() -> dict[Any, Any]:
     return {
         torch.ops.aten.elu.default: elu,
         torch.ops.aten.expm1.default: expm1,
-        torch.ops.unielu.elu.default: elu,
     }
