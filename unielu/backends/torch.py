@@ -293,7 +293,7 @@ def _graph_elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
     """
     if torch.compiler.is_exporting():
         return _portable_elu(x, alpha)
-    return _GraphELU.apply(x, alpha)  # type: ignore[no-any-return]
+    return _GraphELU.apply(x, alpha)
 
 
 def elu(
@@ -379,7 +379,7 @@ def _elu_array_alpha(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         and not torch._C._are_functorch_transforms_active()
         and not torch.onnx.is_in_onnx_export()
     ) or (_is_dynamo() and not torch.compiler.is_exporting()):
-        return _ELUArrayAlpha.apply(x, alpha)  # type: ignore[no-any-return]
+        return _ELUArrayAlpha.apply(x, alpha)
     return _elu_array_alpha_graph(x, alpha)
 
 
@@ -415,7 +415,7 @@ class _ELUArrayAlpha(torch.autograd.Function):
             value = float(a)  # on the CPU: no synchronisation
             # F.elu keeps zeros as they are for such alpha (0 * expm1(-0.0) is -0.0).
             if math.isfinite(value) and value >= 0:
-                return _native_elu(x, value)  # type: ignore[no-any-return]
+                return _native_elu(x, value)
         # expm1 where w <= 0 (elu(w, 1) is w elsewhere: no overflow); zeros and
         # NaN as they are.
         y = torch.where(w >= 0, w, a * _native_elu(w, 1.0))
