@@ -445,7 +445,7 @@ class _ELUArrayAlpha(torch.autograd.Function):
                 if 0 < value < math.inf and x.dtype not in _HALF:
                     # A sum of grad * expm1(w) where w <= 0: from y = value * expm1(w)
                     # (rounded once per element), which saves a pass.
-                    grad_alpha = eb(g, 1.0, 0.0, 1.0, True, y).sum() / value
+                    grad_alpha = (eb(g, 1.0, 0.0, 1.0, True, y).sum() / value).reshape(a.shape)
                 else:  # grad * (u + 0) where u = expm1(w) <= 0, else 0 * grad
                     grad_alpha = eb(g, 1.0, 0.0, 1.0, True, _native_elu(w, 1.0))
         else:  # differentiable: a graph of the backward is recorded (second derivatives)
