@@ -39,10 +39,12 @@ from testkit import ADAPTERS, Adapter, reference
 
 import unielu
 from unielu._registry import get_spec, registry
+from unielu._threads import PARALLEL_MIN, num_threads
 from unielu.backends import numpy as numpy_backend
+from unielu.backends._numpy_fallback import SMALL
 
 SIZES = (
-    1, 16, 1000, numpy_backend.SMALL + 1, 100_000, numpy_backend.PARALLEL_MIN + 123, 600_000,
+    1, 16, 1000, SMALL + 1, 100_000, PARALLEL_MIN + 123, 600_000,
 )  # fmt: skip
 ALPHAS = (0.0, 0.5, 1.0, 1.7, 3.0)
 SPECIALS = (np.nan, np.inf, -np.inf, -0.0, 0.0)
@@ -240,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     if not soaked:
         parser.error(f"--backends: none of {names} can run here")
     print(f"backends: {', '.join(b.name for b in soaked)}; {args.threads} threads, "
-          f"{args.seconds:g} s; NumPy backend threads: {numpy_backend.num_threads()}")  # fmt: skip
+          f"{args.seconds:g} s; NumPy backend threads: {num_threads()}")  # fmt: skip
     for b in soaked:
         for note in b.notes:
             print(f"  note, {b.name}: {note}")

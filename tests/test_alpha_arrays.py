@@ -13,7 +13,7 @@ import pytest
 from reference import grid, numpy_dtype, ulp_errors
 
 import unielu
-from unielu.backends import numpy as numpy_backend
+from unielu._threads import PARALLEL_MIN
 
 FUNCS = ("elu", "elu_derivative")
 FLOATS = ("float16", "bfloat16", "float32", "float64")
@@ -179,7 +179,7 @@ def test_alpha_that_does_not_broadcast_to_x_raises_value_error(backend, func, sh
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("func", FUNCS)
 def test_numpy_zero_d_alpha_gives_the_float_alphas_values(backend, func, dtype, size):
-    n = numpy_backend.PARALLEL_MIN + 3 if size == "large" else 100
+    n = PARALLEL_MIN + 3 if size == "large" else 100
     x = np.resize(np.concatenate([[np.nan, np.inf, -np.inf, -0.0, 0.0], grid(dtype)]), n)
     x = x.astype(numpy_dtype(dtype))
     for alpha in (0.0, 1.0, 1.7):

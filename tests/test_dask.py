@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import unielu
+from unielu import _threads
 from unielu.backends import numpy as numpy_backend
 
 pytestmark = pytest.mark.only("dask", reason="the Dask backend's laziness and its blocks")
@@ -32,13 +33,13 @@ def pool_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     (even on a one-core machine)."""
     monkeypatch.setenv("UNIELU_NUM_THREADS", "2")
     calls: list[int] = []
-    executor = numpy_backend._executor
+    executor = _threads._executor
 
     def recording(threads: int) -> object:
         calls.append(threads)
         return executor(threads)
 
-    monkeypatch.setattr(numpy_backend, "_executor", recording)
+    monkeypatch.setattr(_threads, "_executor", recording)
     return calls
 
 
@@ -57,7 +58,7 @@ def test_numpy_threads_only_for_fewer_blocks_than_threads(
     elif numpy_backend._ufuncs is None:
         pytest.skip(reason=f"the compiled kernel is not here: {numpy_backend.kernel()}")
     da = backend.da
-    rows = 4 * numpy_backend.PARALLEL_MIN // 1024  # every block large enough to be split
+    rows = 4 * _threads.PARALLEL_MIN // 1024  # every block large enough to be split
     values = np.random.default_rng(0).normal(0, 3, (rows, 1024)).astype(np.float32)
     values[0, :4] = [-0.0, 0.0, np.nan, -np.inf]
     a = 1.5 if alpha == "1.5" else np.linspace(0, 3, 1024, dtype=np.float32)
@@ -75,9 +76,9 @@ def test_numpy_threads_only_for_fewer_blocks_than_threads(
 
 def test_one_thread_does_not_outlive_a_block(backend, pool_calls):
     # The synchronous scheduler runs the blocks on this very thread.
-    n = numpy_backend.PARALLEL_MIN  # blocks large enough to be split, were they alone
+    n = _threads.PARALLEL_MIN  # blocks large enough to be split, were they alone
     x = backend.da.from_array(np.ones(4 * n, np.float32), chunks=n)
     unielu.elu(x, 1.0).compute(scheduler="sync")
-    assert pool_calls == [] and numpy_backend.num_threads() == 2
+    assert pool_calls == [] and _threads.num_threads() == 2
     unielu.elu(x.compute(), 1.0)
     assert pool_calls == [2]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import unielu
-from unielu import _dispatch
+from unielu import _checks, _dispatch
 
 pytestmark = pytest.mark.framework_free
 
@@ -105,13 +105,13 @@ def test_version():
 
 
 def test_thread_count_from_the_environment(monkeypatch):
-    from unielu.backends import numpy as _numpy
+    from unielu import _threads
 
-    x = np.linspace(-3, 3, _numpy.PARALLEL_MIN + 5)
+    x = np.linspace(-3, 3, _threads.PARALLEL_MIN + 5)
     expected = unielu.elu(x)
     for value in ("1", "3"):
         monkeypatch.setenv("UNIELU_NUM_THREADS", value)
-        assert _numpy.num_threads() == int(value)
+        assert _threads.num_threads() == int(value)
         np.testing.assert_array_equal(unielu.elu(x), expected)
     monkeypatch.setenv("UNIELU_NUM_THREADS", "many")
     with pytest.raises(ValueError, match="UNIELU_NUM_THREADS must be a whole number"):
@@ -120,7 +120,7 @@ def test_thread_count_from_the_environment(monkeypatch):
 
 @pytest.mark.parametrize("alpha", [2, np.float64(1.5), np.float32(0.5), np.int8(3)])
 def test_alpha_reaches_backends_as_a_python_float(alpha):
-    checked = _dispatch.check_alpha(alpha, "elu")
+    checked = _checks.check_alpha(alpha, "elu")
     assert type(checked) is float and checked == float(alpha)
 
 

@@ -30,6 +30,7 @@ from reference import (
 )
 
 import unielu
+from unielu._threads import PARALLEL_MIN
 from unielu.backends import numpy as numpy_backend
 
 pytestmark = pytest.mark.only("numpy", reason="the NumPy backend's own kernel")
@@ -84,12 +85,12 @@ def test_the_kernel_in_use_is_reported():
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_same_bits_however_split_or_laid_out(path, monkeypatch, dtype, func, alpha):
     f = getattr(unielu, func)
-    n = numpy_backend.PARALLEL_MIN + 2085  # above the threaded size, odd
+    n = PARALLEL_MIN + 2085  # above the threaded size, odd
     x = _data(n + 16, dtype)
     reference = f(x[:n].copy(), alpha)  # one call, default threads
     ref = _bits(reference)
     # Every element alone through the small path, and slices split at odd points.
-    for start, stop in [(0, 1), (5, 4000), (n - 3, n), (1000, numpy_backend.PARALLEL_MIN + 999)]:
+    for start, stop in [(0, 1), (5, 4000), (n - 3, n), (1000, PARALLEL_MIN + 999)]:
         np.testing.assert_array_equal(_bits(f(x[start:stop].copy(), alpha)), ref[start:stop])
     # Thread counts: one, two, three, many.
     for threads in ("1", "2", "3", "8"):
@@ -453,7 +454,7 @@ def test_no_warning_when_half_precision_results_overflow(path, func):
 
 
 @pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
-@pytest.mark.parametrize("n", [3, 5000, 2 * numpy_backend.PARALLEL_MIN])
+@pytest.mark.parametrize("n", [3, 5000, 2 * PARALLEL_MIN])
 def test_matrix_and_masked_array_as_with_numpy_ufuncs(path, n):
     values = np.linspace(-3, 3, 2 * n)
     m = np.matrix(values.reshape(2, n))

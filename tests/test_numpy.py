@@ -11,7 +11,7 @@ from backends import FLOATS, _float64
 from reference import grid, numpy_dtype, ulp_errors
 
 import unielu
-from unielu.backends import numpy as numpy_backend
+from unielu import _threads
 
 pytestmark = pytest.mark.only("numpy", reason="the NumPy backend's own kernel")
 
@@ -25,7 +25,7 @@ def test_large_arrays_blocked_and_threaded(backend, dtype, func, alpha):
     # The grid and the special values, tiled past the sizes where the blocked
     # kernel and then its threads take over from whole-array ufuncs.
     tile = np.concatenate([grid(dtype), SPECIALS]).astype(numpy_dtype(dtype))
-    reps = numpy_backend.PARALLEL_MIN // tile.size + 3
+    reps = _threads.PARALLEL_MIN // tile.size + 3
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow warning either
         y = getattr(unielu, func)(np.tile(tile, reps), alpha)
@@ -48,22 +48,22 @@ def test_one_thread_keeps_this_threads_calls_unsplit(backend, monkeypatch):
     # other threads unaffected, the same bits.
     monkeypatch.setenv("UNIELU_NUM_THREADS", "2")
     calls: list[int] = []
-    executor = numpy_backend._executor
+    executor = _threads._executor
     monkeypatch.setattr(
-        numpy_backend, "_executor", lambda threads: calls.append(threads) or executor(threads)
+        _threads, "_executor", lambda threads: calls.append(threads) or executor(threads)
     )
-    x = np.random.default_rng(1).normal(0, 3, 2 * numpy_backend.PARALLEL_MIN).astype(np.float32)
+    x = np.random.default_rng(1).normal(0, 3, 2 * _threads.PARALLEL_MIN).astype(np.float32)
     split = unielu.elu(x, 1.7), unielu.elu_derivative(x, 0.5)
     assert calls == [2, 2]
     elsewhere: list[int] = []
-    with numpy_backend.one_thread():
-        with numpy_backend.one_thread():
+    with _threads.one_thread():
+        with _threads.one_thread():
             pass
         alone = unielu.elu(x, 1.7), unielu.elu_derivative(x, 0.5)
-        other = threading.Thread(target=lambda: elsewhere.append(numpy_backend.num_threads()))
+        other = threading.Thread(target=lambda: elsewhere.append(_threads.num_threads()))
         other.start()
         other.join()
-        assert numpy_backend.num_threads() == 1
-    assert calls == [2, 2] and elsewhere == [2] and numpy_backend.num_threads() == 2
+        assert _threads.num_threads() == 1
+    assert calls == [2, 2] and elsewhere == [2] and _threads.num_threads() == 2
     for a, b in zip(alone, split, strict=True):
         np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))

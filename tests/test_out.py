@@ -14,16 +14,17 @@ from reference import grid, numpy_dtype
 
 import unielu
 from unielu._registry import get_spec
-from unielu.backends import numpy as numpy_backend
+from unielu._threads import PARALLEL_MIN
+from unielu.backends._numpy_fallback import SMALL
 
 FUNCS = ("elu", "elu_derivative")
 FLOATS = ("float16", "bfloat16", "float32", "float64")
 SPECIALS = [np.nan, np.inf, -np.inf, -0.0, 0.0]
 #: One size per path of the NumPy backend: whole-array ufuncs, blocks, threads.
 SIZES = {
-    "small": numpy_backend.SMALL // 2,
-    "blocked": 4 * numpy_backend.SMALL,
-    "threaded": numpy_backend.PARALLEL_MIN + 4099,
+    "small": SMALL // 2,
+    "blocked": 4 * SMALL,
+    "threaded": PARALLEL_MIN + 4099,
 }
 
 

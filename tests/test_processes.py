@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 
 import unielu
-from unielu.backends import numpy as numpy_backend
+from unielu import _threads
 
 #: Seconds any wait may take: a correct run needs well under one.
 TIMEOUT = 60
 #: Large enough for the threaded path.
-N = 2 * numpy_backend.PARALLEL_MIN
+N = 2 * _threads.PARALLEL_MIN
 
 # Forking a process that has threads is the very case under test.
 pytestmark = [
@@ -58,7 +58,7 @@ def threaded_parent(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UNIELU_NUM_THREADS", "2")
     for seed in range(3):  # until the pool has started all its workers
         _work(seed)
-    assert numpy_backend._pools, "precondition: the threaded path made a pool"
+    assert _threads._pools, "precondition: the threaded path made a pool"
 
 
 @pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
@@ -110,8 +110,8 @@ def test_many_threads_make_their_first_large_call_at_once(
             made.append(self)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(numpy_backend, "ThreadPoolExecutor", CountingPool)
-    monkeypatch.setattr(numpy_backend, "_pools", {})  # no pool yet: every call is a first
+    monkeypatch.setattr(_threads, "ThreadPoolExecutor", CountingPool)
+    monkeypatch.setattr(_threads, "_pools", {})  # no pool yet: every call is a first
     monkeypatch.setenv("UNIELU_NUM_THREADS", "3")
     callers = 16
     inputs = [_values(30 + i) for i in range(callers)]

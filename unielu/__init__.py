@@ -10,15 +10,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from unielu._dispatch import (
-    _CACHE,
-    backend_module,
-    check_alpha,
-    check_out,
-    load_early,
-    registry,
-    spec_of,
-)
+from unielu._checks import check_alpha, refuse_out_if_immutable
+from unielu._dispatch import _CACHE, backend_module, load_early, registry, spec_of
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "elu", "elu_derivative", "get_backend", "installed_backends"]
@@ -106,7 +99,7 @@ def elu(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
     if out is None:
         result: ArrayT = module.elu(x, alpha)
         return result
-    check_out(module, out, "elu")
+    refuse_out_if_immutable(module, out, "elu")
     result = module.elu(x, alpha, out=out)
     return result
 
@@ -161,7 +154,7 @@ def elu_derivative(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None)
     if out is None:
         result: ArrayT = module.elu_derivative(x, alpha)
         return result
-    check_out(module, out, "elu_derivative")
+    refuse_out_if_immutable(module, out, "elu_derivative")
     result = module.elu_derivative(x, alpha, out=out)
     return result
 

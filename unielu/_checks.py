@@ -1,22 +1,36 @@
-"""Argument checks shared by the backends: ``out=`` and ``alpha``.
+"""The argument checks: every check of ``x``, ``alpha`` and ``out``, and their errors.
+
+The public functions check a number ``alpha`` (:func:`check_alpha`) and
+refuse ``out=`` for immutable arrays (:func:`refuse_out_if_immutable`); each
+backend checks the rest with the functions here (docs/adding-a-backend.rst
+lists which). Every error names its argument, says what was given (one way:
+:func:`describe`) and what is accepted (docs/contract.rst).
 
 Memory checks work on plain layouts, ``(pointer, shape, strides, itemsize)``
 with strides in bytes, so NumPy, CuPy and PyTorch arrays share one
-implementation and no framework is imported here. Every error names its
-argument, says what was given and what is accepted (docs/contract.rst).
+implementation; NumPy is the one framework imported here (unielu's own
+dependency), for the NumPy backend's checks at the end.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+import sys
 from collections.abc import Sequence
-from typing import Any
+from types import ModuleType
+from typing import Any, cast
 
 import numpy as np  # imported by unielu already
 
+from unielu._registry import registry, spec_of
+
 __all__ = [
-    "FLOAT32_MAX", "FLOAT64_MAX", "Layout", "alpha_device_error", "check_alpha_fits",
-    "check_out_layout", "describe", "internal_overlap", "out_error", "overlap",
+    "FLOAT32_MAX", "FLOAT64_MAX", "Layout", "accepted", "alpha_device_error",
+    "alpha_type_error", "check_alpha", "check_alpha_fits", "check_alpha_shape",
+    "check_numpy_alpha", "check_numpy_out", "check_out_layout", "check_takes_ufuncs",
+    "describe", "dtype_error", "internal_overlap", "is_alpha_dtype", "out_error", "overlap",
+    "refuse_out_if_immutable", "x_type_error",
 ]  # fmt: skip
 
 #: Largest finite float32 and float64: a number alpha above the compute dtype's is refused.
@@ -34,6 +48,158 @@ _ENUMERATE_MAX = 1 << 20
 def describe(value: Any) -> str:
     """``module.Type`` of a value, for messages."""
     return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
+# -- x ---------------------------------------------------------------------------------
+
+
+def accepted() -> str:
+    """What ``x`` may be, in words, for error messages."""
+    names = [b.description for b in registry() if b.description]
+    return "; ".join(names)
+
+
+def x_type_error(x: Any, func: str) -> TypeError:
+    """The error for an ``x`` that no backend takes."""
+    return TypeError(
+        f"unielu.{func}() argument 'x' must be an array: {accepted()}; got {describe(x)}"
+    )
+
+
+def dtype_error(func: str, dtype: object, default_float: str) -> TypeError:
+    """The one error every backend raises for an unsupported dtype."""
+    return TypeError(
+        f"unielu.{func}() argument 'x' has unsupported dtype {dtype}; accepted: "
+        f"float16, bfloat16, float32, float64 (kept), or integer and bool "
+        f"(promoted to {default_float})"
+    )
+
+
+# -- alpha -----------------------------------------------------------------------------
+
+
+def check_alpha(alpha: Any, func: str) -> Any:
+    """Return a number ``alpha`` as a Python float, pass an array ``alpha`` through.
+
+    The public functions skip this call for a plain finite ``float > 0``. A
+    number is returned as a float ``>= 0``, ``-0.0`` as ``+0.0``
+    (docs/contract.rst); one too large for a float64 is refused here, one
+    too large for a float32 compute dtype by the backend
+    (:func:`check_alpha_fits`). An array (anything with ``shape`` and
+    ``dtype`` that is not a NumPy scalar) is returned as it is: the backend
+    checks its framework and dtype (:func:`alpha_type_error`), device
+    (:func:`alpha_device_error`) and shape (:func:`check_alpha_shape`). Its
+    values are not checked, since that would need a device synchronisation.
+    """
+    if isinstance(alpha, (bool, np.bool_)):
+        raise TypeError(
+            f"unielu.{func}() argument 'alpha' must be a real number or an array of the "
+            f"input's framework; got a bool ({alpha!r})"
+        )
+    if isinstance(alpha, (np.timedelta64, np.datetime64)):  # timedelta64 is a signedinteger
+        raise TypeError(
+            f"unielu.{func}() argument 'alpha' must be a real number or an array of the "
+            f"input's framework; got {describe(alpha)} ({alpha!r}), a time, not a number"
+        )
+    if isinstance(alpha, (numbers.Real, np.integer, np.floating)):
+        try:
+            value = float(alpha)
+        except OverflowError:  # a Python int or Fraction beyond float64
+            value = math.inf if cast(Any, alpha) > 0 else -math.inf
+        if not (0.0 <= value < math.inf):
+            raise ValueError(
+                f"unielu.{func}() argument 'alpha' must be finite and >= 0; got {_short(alpha)}; "
+                f"accepted: a real number from 0 to the largest finite float64 "
+                f"({sys.float_info.max!r})"
+            )
+        return value + 0.0  # -0.0 means 0.0
+    try:
+        is_array = hasattr(alpha, "shape") and hasattr(alpha, "dtype")
+    except Exception:  # a property that raises (PyTorch's nested tensors): the backend says why
+        is_array = True
+    if is_array and not isinstance(alpha, np.generic):
+        return alpha
+    raise TypeError(
+        f"unielu.{func}() argument 'alpha' must be a real number (int, float or NumPy "
+        f"real scalar) or an array of the input's framework; got {describe(alpha)}"
+    )
+
+
+def _short(value: Any) -> str:
+    """repr of a value, its middle cut out if long (10**400 has 401 digits)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:30]}...{text[-12:]} ({len(text)} characters)"
+
+
+def check_alpha_fits(alpha: float, compute_dtype: object, func: str) -> None:
+    """Refuse a number alpha larger than the compute dtype's largest finite value.
+
+    ``compute_dtype`` is the dtype the backend computes ``x`` in, as its
+    framework writes it (``x.dtype`` once integers are promoted, or its
+    name): float64 where its text says ``float64``, else float32 (float16,
+    bfloat16 and float32 inputs are computed in float32). Backends call this
+    only for ``alpha > FLOAT32_MAX``: below that every compute dtype holds it.
+    """
+    name = "float64" if "float64" in str(compute_dtype) else "float32"
+    largest = FLOAT64_MAX if name == "float64" else FLOAT32_MAX
+    if alpha > largest:
+        raise ValueError(
+            f"unielu.{func}() argument 'alpha' is {alpha!r}, larger than the largest finite "
+            f"value of the compute dtype {name} ({largest!r}), where it would become "
+            f"inf; accepted: a finite number <= {largest!r} (float16, bfloat16 and float32 "
+            f"inputs are computed in float32), or a float64 input"
+        )
+
+
+def check_alpha_shape(alpha_shape: Any, x_shape: Any, func: str) -> None:
+    """Refuse an array ``alpha`` that does not broadcast to ``x``'s shape unchanged."""
+    a, x = tuple(alpha_shape), tuple(x_shape)
+    ok = len(a) <= len(x) and all(
+        d == 1 or d == e for d, e in zip(reversed(a), reversed(x), strict=False)
+    )
+    if not ok:
+        raise ValueError(
+            f"unielu.{func}() argument 'alpha' of shape {a} does not broadcast to the "
+            f"shape {x} of 'x' without changing it; accepted: a number, a 0-d array, or "
+            f"an array broadcastable to {x} (one value per channel, for example)"
+        )
+
+
+def alpha_type_error(func: str, alpha: Any, accepted: str) -> TypeError:
+    """The error for an array ``alpha`` of the wrong framework or dtype."""
+    dtype = getattr(alpha, "dtype", None)
+    return TypeError(
+        f"unielu.{func}() argument 'alpha' must be a real number or {accepted} of a real "
+        f"floating or integer dtype; got {describe(alpha)} of dtype {dtype}"
+    )
+
+
+def alpha_device_error(func: str, alpha_device: object, x_device: object, move: str) -> TypeError:
+    """The error for an array ``alpha`` on another device than ``x``."""
+    return TypeError(
+        f"unielu.{func}() argument 'alpha' is on device {alpha_device} but 'x' is on "
+        f"{x_device}; accepted: a number, or an array on x's device ({move}; unielu never "
+        f"copies alpha between devices implicitly)"
+    )
+
+
+# -- out -------------------------------------------------------------------------------
+
+
+def refuse_out_if_immutable(module: ModuleType, out: Any, func: str) -> None:
+    """Refuse ``out=`` for a backend whose arrays cannot be written.
+
+    The public functions call this; a mutable backend then checks ``out``
+    itself (its shape, dtype, device and memory: :func:`check_out_layout`).
+    """
+    spec = spec_of(module)
+    if not spec.mutable:
+        mutable = ", ".join(b.name for b in registry() if b.mutable)
+        raise TypeError(
+            f"unielu.{func}() argument 'out' must be None for {spec.name} arrays, "
+            f"which cannot be written in place; got {describe(out)}. "
+            f"out= is accepted for the backends {mutable}"
+        )
 
 
 def _extent(layout: Layout) -> tuple[int, int]:
@@ -171,27 +337,73 @@ def check_out_layout(
     return in_place
 
 
-def check_alpha_fits(alpha: float, compute_dtype: str, func: str) -> None:
-    """Refuse a number alpha larger than the compute dtype's largest finite value.
+# -- NumPy arrays (the NumPy backend; Dask's NumPy alpha) ------------------------------
 
-    ``compute_dtype`` is ``"float64"`` or ``"float32"`` (float16, bfloat16 and
-    float32 inputs are computed in float32). Backends call this only for
-    ``alpha > FLOAT32_MAX``: below that every compute dtype holds it.
-    """
-    largest = FLOAT64_MAX if compute_dtype == "float64" else FLOAT32_MAX
-    if alpha > largest:
-        raise ValueError(
-            f"unielu.{func}() argument 'alpha' is {alpha!r}, larger than the largest finite "
-            f"value of the compute dtype {compute_dtype} ({largest!r}), where it would become "
-            f"inf; accepted: a finite number <= {largest!r} (float16, bfloat16 and float32 "
-            f"inputs are computed in float32), or a float64 input"
+
+def is_alpha_dtype(dtype: np.dtype[Any]) -> bool:
+    """A NumPy dtype an array ``alpha`` may have: integer, or floating of 16 bits or
+    more (ml_dtypes' bfloat16 included, its float8 types not)."""
+    return (
+        dtype.kind in "iu"
+        or (dtype.kind == "f" and dtype.itemsize >= 2)
+        or dtype.name == "bfloat16"
+    )
+
+
+def check_takes_ufuncs(x: Any, func: str) -> None:
+    """Refuse an ndarray subclass that refuses NumPy ufuncs."""
+    if getattr(type(x), "__array_ufunc__", True) is None:
+        raise TypeError(
+            f"unielu.{func}() argument 'x' is a {describe(x)}, "
+            f"an ndarray subclass that refuses NumPy ufuncs (__array_ufunc__ = None); "
+            f"accepted: a NumPy array or scalar (subclasses that take ufuncs included)"
         )
 
 
-def alpha_device_error(func: str, alpha_device: object, x_device: object, move: str) -> TypeError:
-    """The error for an array ``alpha`` on another device than ``x``."""
-    return TypeError(
-        f"unielu.{func}() argument 'alpha' is on device {alpha_device} but 'x' is on "
-        f"{x_device}; accepted: a number, or an array on x's device ({move}; unielu never "
-        f"copies alpha between devices implicitly)"
-    )
+def check_numpy_alpha(alpha: Any, x: np.ndarray, func: str) -> Any:
+    """A checked NumPy array ``alpha``: a float if it holds one valid value, else the array."""
+    if not isinstance(alpha, np.ndarray) or not is_alpha_dtype(alpha.dtype):
+        raise alpha_type_error(func, alpha, "a NumPy array")
+    check_alpha_shape(alpha.shape, x.shape, func)
+    if alpha.size == 1:  # one value, broadcast: the scalar path, with the same results
+        value = float(alpha.reshape(()))
+        if 0.0 <= value <= FLOAT32_MAX and math.copysign(1.0, value) > 0:  # -0.0 as written
+            return value
+    return alpha
+
+
+def check_numpy_out(out: Any, x: np.ndarray, dtype: np.dtype[Any], func: str) -> bool:
+    """Refuse an unusable NumPy ``out`` for a result of ``dtype``, before anything is
+    written; True if out is x (in place)."""
+
+    # The messages are written only when needed: formatting dtypes costs more
+    # than the checks, which the usual out= passes.
+    def wanted() -> str:
+        return (
+            f"a writeable numpy.ndarray of shape {x.shape} and dtype {dtype} "
+            f"(x itself, for in place)"
+        )
+
+    if not isinstance(out, np.ndarray):
+        raise out_error(func, "must be a NumPy array", describe(out), wanted(), TypeError)
+
+    def got() -> str:
+        return f"an array of shape {out.shape} and dtype {out.dtype}"
+
+    if out.dtype != dtype:
+        why = f"has dtype {out.dtype}, but an input of dtype {x.dtype} gives {dtype}"
+        raise out_error(func, why, got(), wanted(), TypeError)
+    if out.shape != x.shape:
+        raise out_error(func, f"must have the shape of 'x' {x.shape}", got(), wanted())
+    if not out.flags.writeable:
+        raise out_error(func, "is read-only", got(), wanted())
+
+    def layout(a: np.ndarray) -> Layout:
+        return a.__array_interface__["data"][0], a.shape, a.strides, a.itemsize
+
+    contiguous = out.flags.c_contiguous or out.flags.f_contiguous  # no element shares memory
+    if not contiguous or np.may_share_memory(x, out):  # bounds only: cheap
+        return check_out_layout(
+            func, layout(out), [layout(x)], got(), wanted(), x.dtype == out.dtype
+        )
+    return False

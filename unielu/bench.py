@@ -33,7 +33,7 @@ import numpy as np
 
 import unielu
 from unielu._registry import get_spec, registry
-from unielu.backends.numpy import PARALLEL_MIN, _pieces, num_threads, run_split
+from unielu._threads import num_threads, pieces, run_split, threads_for
 from unielu.backends.numpy import kernel as numpy_kernel
 
 FULL = {"sizes": (16, 10**3, 10**5, 10**7), "dtypes": ("float32", "float64"), "alphas": (1.0, 1.7)}
@@ -231,10 +231,10 @@ def _numpy_cases(plan: Plan, x: np.ndarray, alpha: float) -> Iterable[Case]:
 def _threaded_copy(x: np.ndarray, out: np.ndarray) -> Callable[[], None]:
     """``np.copyto(out, x)`` split as the NumPy backend splits ``elu(x)``: over
     its threads, on its pool (no threads of its own)."""
-    threads = num_threads() if x.size >= PARALLEL_MIN else 1
+    threads = threads_for(x.size)
     if threads == 1:
         return lambda: np.copyto(out, x)
-    calls = [functools.partial(np.copyto, o, i) for i, _, o in _pieces(x, 1.0, out, threads)]
+    calls = [functools.partial(np.copyto, o, i) for i, _, o in pieces(x, 1.0, out, threads)]
     return lambda: run_split(calls)
 
 

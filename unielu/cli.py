@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 import unielu
-from unielu._dispatch import check_alpha, get_spec, registry
+from unielu._checks import check_alpha
+from unielu._dispatch import get_spec, registry
 
 #: The values the report computes on every backend.
 SAMPLE = (-20.0, -1.0, -1e-7, -0.0, 0.0, 1e-7, 1.0, 20.0)

@@ -17,8 +17,15 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace, device
 
-from unielu._checks import FLOAT32_MAX, alpha_device_error, check_alpha_fits, describe
-from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
+from unielu._checks import (
+    FLOAT32_MAX,
+    alpha_device_error,
+    alpha_type_error,
+    check_alpha_fits,
+    check_alpha_shape,
+    describe,
+    dtype_error,
+)
 
 # Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
@@ -73,7 +80,7 @@ def _alpha(xp: Any, w: Any, alpha: Any, func: str) -> Any:
     """A float alpha as it is; an array one checked, in the working dtype of x."""
     if type(alpha) is float:
         if alpha > FLOAT32_MAX:
-            check_alpha_fits(alpha, "float64" if w.dtype == xp.float64 else "float32", func)
+            check_alpha_fits(alpha, w.dtype, func)
         return alpha
     try:
         same = array_namespace(alpha) is xp

@@ -23,12 +23,14 @@ import numpy as np
 from unielu._checks import (
     FLOAT32_MAX,
     alpha_device_error,
+    alpha_type_error,
     check_alpha_fits,
+    check_alpha_shape,
     check_out_layout,
     describe,
+    dtype_error,
     out_error,
 )
-from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 
 # Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
@@ -202,7 +204,7 @@ def _launch(func: str, x: Any, alpha: Any, out: Any) -> Any:
         if out is not None:
             _check_out(out, x, source, func)
         if isinstance(alpha, float) and alpha > FLOAT32_MAX:
-            check_alpha_fits(alpha, "float64" if x.dtype == np.float64 else "float32", func)
+            check_alpha_fits(alpha, x.dtype, func)
         if isinstance(alpha, float):
             raw = _RAW_KERNELS.get((func, x.dtype))
             if raw is not None and x.flags.c_contiguous:

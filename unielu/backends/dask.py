@@ -4,7 +4,7 @@ Each block goes back through :func:`unielu.elu`, so NumPy blocks use the
 NumPy backend and CuPy blocks the CuPy one. Where the array has at least as
 many blocks as the NumPy backend has threads, Dask's scheduler already keeps
 the cores busy with blocks, so each block runs on its worker's thread alone
-(:func:`unielu.backends.numpy.one_thread`) rather than split again over the
+(:func:`unielu._threads.one_thread`) rather than split again over the
 NumPy backend's pool; one big block is still split. The result's dtype and block
 type come from applying the function to the input's (empty) meta array,
 which also rejects a bad dtype at once rather than at compute time. An
@@ -24,8 +24,8 @@ import numpy as np
 from dask.array.utils import meta_from_array
 
 import unielu
-from unielu._dispatch import alpha_type_error, check_alpha_shape
-from unielu.backends import numpy as numpy_backend
+from unielu._checks import alpha_type_error, check_alpha_shape, is_alpha_dtype
+from unielu._threads import num_threads, one_thread
 
 # Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
@@ -43,11 +43,7 @@ SPEC = {
 
 def _alpha_blocks(alpha: Any, x: da.Array, func: str) -> da.Array:
     """A checked array ``alpha`` as a Dask array chunked like the dimensions of x it spans."""
-    if not isinstance(alpha, (da.Array, np.ndarray)) or not (
-        alpha.dtype.kind in "iu"
-        or (alpha.dtype.kind == "f" and alpha.dtype.itemsize >= 2)  # no float8
-        or alpha.dtype.name == "bfloat16"
-    ):
+    if not isinstance(alpha, (da.Array, np.ndarray)) or not is_alpha_dtype(alpha.dtype):
         raise alpha_type_error(func, alpha, "a Dask or NumPy array")
     check_alpha_shape(alpha.shape, x.shape, func)
     lead = x.ndim - alpha.ndim
@@ -70,8 +66,8 @@ def _block(func: Callable[..., Any], blocks: int, x: Any, alpha: Any) -> Any:
     has at least as many blocks as the NumPy backend has threads (read where the
     block runs: that machine's cores and ``UNIELU_NUM_THREADS``). Module-level,
     so that the graph pickles for dask.distributed."""
-    if blocks >= numpy_backend.num_threads():
-        with numpy_backend.one_thread():
+    if blocks >= num_threads():
+        with one_thread():
             return func(x, alpha)
     return func(x, alpha)
 

@@ -57,11 +57,14 @@ import torch.nn.functional as F
 from unielu._checks import (
     FLOAT32_MAX,
     alpha_device_error,
+    alpha_type_error,
     check_alpha_fits,
+    check_alpha_shape,
     check_out_layout,
+    describe,
+    dtype_error,
     out_error,
 )
-from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
 
 # Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
@@ -339,7 +342,7 @@ def _elu_general(
     if type(alpha) is not float:
         _check_alpha(alpha, x, "elu")
     elif alpha > FLOAT32_MAX:
-        check_alpha_fits(alpha, "float64" if x.dtype == torch.float64 else "float32", "elu")
+        check_alpha_fits(alpha, x.dtype, "elu")
     compiling = _is_compiling()
     if out is not None:
         _check_out(out, x, source, alpha, "elu", compiling)
@@ -473,8 +476,7 @@ def elu_derivative(
     if type(alpha) is not float:
         _check_alpha(alpha, x, "elu_derivative")
     elif alpha > FLOAT32_MAX:
-        compute = "float64" if x.dtype == torch.float64 else "float32"
-        check_alpha_fits(alpha, compute, "elu_derivative")
+        check_alpha_fits(alpha, x.dtype, "elu_derivative")
     if out is None:
         return _derivative(x, alpha)
     _check_out(out, x, source, alpha, "elu_derivative", _is_compiling())
@@ -495,7 +497,7 @@ def _check_alpha(alpha: Any, x: torch.Tensor, func: str) -> None:
 
 def _describe(t: Any) -> str:
     if not isinstance(t, torch.Tensor):
-        return f"{type(t).__module__}.{type(t).__qualname__}"
+        return describe(t)
     return f"a tensor of shape {tuple(t.shape)}, dtype {t.dtype} on {t.device}"
 
 

@@ -25,7 +25,7 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from unielu._dispatch import check_alpha
+from unielu._checks import check_alpha, describe
 
 __all__: list[str] = []
 # One module per framework, found by file name (a new layer file needs no entry
@@ -51,7 +51,7 @@ def _initial_alpha(alpha: object, layer: str) -> float:
     if not isinstance(value, float):
         raise TypeError(
             f"unielu.{layer}() argument 'alpha' must be a real number (int, float or NumPy "
-            f"real scalar); got {type(alpha).__module__}.{type(alpha).__qualname__} "
+            f"real scalar); got {describe(alpha)} "
             "(for a trainable alpha pass learn_alpha=True)"
         )
     return value
