@@ -135,12 +135,17 @@ def check_alpha_fits(alpha: float, compute_dtype: object, func: str) -> None:
     """Refuse a number alpha larger than the compute dtype's largest finite value.
 
     ``compute_dtype`` is the dtype the backend computes ``x`` in, as its
-    framework writes it (``x.dtype`` once integers are promoted, or its
-    name): float64 where its text says ``float64``, else float32 (float16,
-    bfloat16 and float32 inputs are computed in float32). Backends call this
-    only for ``alpha > FLOAT32_MAX``: below that every compute dtype holds it.
+    framework gives it (``x.dtype`` once integers are promoted; ``str`` of it
+    says ``float64`` in every framework: ``float64``, ``torch.float64``,
+    ``<dtype: 'float64'>``), or its name: float64 where that text says so,
+    else float32 (float16, bfloat16 and float32 inputs are computed in
+    float32), which refuses rather than lets a large alpha through. Every
+    compute dtype holds an alpha up to ``FLOAT32_MAX``: one comparison, the
+    dtype not read (a hot path may make that comparison itself first).
     """
-    name = "float64" if "float64" in str(compute_dtype) else "float32"
+    if alpha <= FLOAT32_MAX:
+        return
+    name = "float64" if "float64" in str(compute_dtype).lower() else "float32"
     largest = FLOAT64_MAX if name == "float64" else FLOAT32_MAX
     if alpha > largest:
         raise ValueError(

@@ -47,7 +47,7 @@ class BackendSpec:
         The module whose presence makes the backend installed.
     requirement : str
         What to ``pip install`` to use it, with its lower bound (the oldest
-        supported release, ``"jax>=0.4.35"``): the one place the floor is said.
+        supported release, ``"jax>=0.6.0"``): the one place the floor is said.
         Below it, loading the backend raises :class:`ImportError`.
     priority : int
         Backends are tried in increasing priority: specific frameworks before

@@ -194,7 +194,7 @@ def compute(
         with np.errstate(over="ignore", invalid="ignore"):
             return _with_alpha_array(forms.alpha_array, x, alpha, out_dtype, work, out)
     if x.size <= SMALL:
-        with np.errstate(invalid="ignore"):  # a signaling NaN (see _run)
+        with np.errstate(invalid="ignore"):  # a signaling NaN (see _Blocked.run)
             w = x if x.dtype == work else x.astype(work)
             y = forms.small(w if w.ndim else w.reshape(1), alpha)  # 0-d: ufuncs give scalars
         if out is not None:  # y is new memory, so out may be x
@@ -209,73 +209,59 @@ def compute(
         # out ravels to a view (of the base class); x to a view, or one copy if
         # it is laid out otherwise.
         flat_out = np.asarray(out).ravel(order=order)
-        _blocks(forms.block, x.ravel(order=order), flat_out, alpha, work, in_place)
+        _Blocked(forms.block, alpha, work, in_place)(x.ravel(order=order), flat_out)
         return out
     if not (x.flags.c_contiguous or x.flags.f_contiguous):
         x = np.ascontiguousarray(x)  # strided input: one copy, then the fast path
     # Same memory order as x, so both ravel to views that match element by element.
     y = np.empty_like(x, dtype=out_dtype, order="K", subok=False)
-    _blocks(forms.block, x.ravel(order="K"), y.ravel(order="K"), alpha, work)
+    _Blocked(forms.block, alpha, work)(x.ravel(order="K"), y.ravel(order="K"))
     if out is not None:  # strided out: computed into new memory, then one copy
         np.copyto(out, y)
         return out
     return y[()] if y.ndim == 0 else y
 
 
-def _blocks(
-    block: Block,
-    flat_x: np.ndarray,
-    flat_out: np.ndarray,
-    alpha: float,
-    work: np.dtype[Any],
-    in_place: bool = False,
-) -> None:
-    """``block`` over 1-d contiguous arrays, split across threads when large."""
-    threads = threads_for(flat_x.size)
-    if threads == 1:
-        _run(block, flat_x, flat_out, alpha, work, in_place)
-        return
-    run_split([
-        functools.partial(_run, block, flat_x[a:b], flat_out[a:b], alpha, work, in_place)
-        for a, b in ranges(flat_x.size, threads)
-    ])  # fmt: skip
+class _Blocked(NamedTuple):
+    """``block`` over 1-d contiguous arrays, block by block, split across threads
+    when large. The block forms read ``x`` after writing ``out``: in place, each
+    block of x is first copied to scratch."""
 
+    block: Block
+    alpha: float
+    work: np.dtype[Any]
+    in_place: bool = False
 
-def _run(
-    block: Block,
-    x: np.ndarray,
-    out: np.ndarray,
-    alpha: float,
-    work: np.dtype[Any],
-    in_place: bool = False,
-) -> None:
-    """Apply ``block`` block by block; x and out are 1-d and contiguous.
+    def __call__(self, flat_x: np.ndarray, flat_out: np.ndarray) -> None:
+        n = flat_x.size
+        run_split([
+            functools.partial(self.run, flat_x[a:b], flat_out[a:b])
+            for a, b in ranges(n, threads_for(n))
+        ])  # fmt: skip
 
-    The block forms read ``x`` after writing ``out``: in place, each block of x
-    is first copied to scratch.
-    """
-    n = x.size
-    if n == 0:
-        return
-    step = min(n, BLOCK)
-    scratch = _Scratch(step, work)
-    stage_in = in_place or x.dtype != work
-    stage_out = out.dtype != work
-    wx = np.empty(step, dtype=work) if stage_in else x
-    wout = np.empty(step, dtype=work) if stage_out else out
-    # NumPy's exp and expm1 flag a signaling NaN as invalid, though NaN is the right
-    # result (no other input is invalid here). Set in this thread: it may be a pool's.
-    with np.errstate(invalid="ignore"):
-        for start in range(0, n, step):
-            xb = x[start : start + step]
-            ob = out[start : start + step]
-            m = xb.size
-            if stage_in:
-                np.copyto(wx[:m], xb, casting="unsafe")
-                xb = wx[:m]
-            block(xb, wout[:m] if stage_out else ob, alpha, scratch)
-            if stage_out:
-                cast_into(ob, wout[:m])
+    def run(self, x: np.ndarray, out: np.ndarray) -> None:
+        n, work = x.size, self.work
+        if n == 0:
+            return
+        step = min(n, BLOCK)
+        scratch = _Scratch(step, work)
+        stage_in = self.in_place or x.dtype != work
+        stage_out = out.dtype != work
+        wx = np.empty(step, dtype=work) if stage_in else x
+        wout = np.empty(step, dtype=work) if stage_out else out
+        # NumPy's exp and expm1 flag a signaling NaN as invalid, though NaN is the right
+        # result (no other input is invalid here). Set in this thread: it may be a pool's.
+        with np.errstate(invalid="ignore"):
+            for start in range(0, n, step):
+                xb = x[start : start + step]
+                ob = out[start : start + step]
+                m = xb.size
+                if stage_in:
+                    np.copyto(wx[:m], xb, casting="unsafe")
+                    xb = wx[:m]
+                self.block(xb, wout[:m] if stage_out else ob, self.alpha, scratch)
+                if stage_out:
+                    cast_into(ob, wout[:m])
 
 
 def _with_alpha_array(

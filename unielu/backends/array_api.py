@@ -18,7 +18,6 @@ import numpy as np
 from array_api_compat import array_namespace, device
 
 from unielu._checks import (
-    FLOAT32_MAX,
     alpha_device_error,
     alpha_type_error,
     check_alpha_fits,
@@ -79,8 +78,7 @@ def _default_float(xp: Any, x: Any) -> Any:
 def _alpha(xp: Any, w: Any, alpha: Any, func: str) -> Any:
     """A float alpha as it is; an array one checked, in the working dtype of x."""
     if type(alpha) is float:
-        if alpha > FLOAT32_MAX:
-            check_alpha_fits(alpha, w.dtype, func)
+        check_alpha_fits(alpha, w.dtype, func)
         return alpha
     try:
         same = array_namespace(alpha) is xp

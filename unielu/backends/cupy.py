@@ -21,7 +21,6 @@ import cupy as cp
 import numpy as np
 
 from unielu._checks import (
-    FLOAT32_MAX,
     alpha_device_error,
     alpha_type_error,
     check_alpha_fits,
@@ -203,9 +202,8 @@ def _launch(func: str, x: Any, alpha: Any, out: Any) -> Any:
             raise dtype_error(func, x.dtype, "float64")
         if out is not None:
             _check_out(out, x, source, func)
-        if isinstance(alpha, float) and alpha > FLOAT32_MAX:
-            check_alpha_fits(alpha, x.dtype, func)
         if isinstance(alpha, float):
+            check_alpha_fits(alpha, x.dtype, func)
             raw = _RAW_KERNELS.get((func, x.dtype))
             if raw is not None and x.flags.c_contiguous:
                 y = cp.empty_like(x) if out is None else out

@@ -18,13 +18,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
-from unielu._checks import (
-    FLOAT32_MAX,
-    alpha_type_error,
-    check_alpha_fits,
-    check_alpha_shape,
-    dtype_error,
-)
+from unielu._checks import alpha_type_error, check_alpha_fits, check_alpha_shape, dtype_error
 from unielu.backends import _formulas
 
 # Read by unielu._registry from this source, without importing the module: literals only.
@@ -75,8 +69,7 @@ def _as_float(x: Any, func: str) -> Any:
 def _check_alpha(alpha: Any, x: Any, func: str) -> Any:
     """A number passes; an array alpha must be a real JAX array that broadcasts to x."""
     if type(alpha) is float:
-        if alpha > FLOAT32_MAX:
-            check_alpha_fits(alpha, x.dtype, func)
+        check_alpha_fits(alpha, x.dtype, func)
         return alpha
     real = isinstance(alpha, jax.Array) and (
         jnp.issubdtype(alpha.dtype, jnp.floating) or jnp.issubdtype(alpha.dtype, jnp.integer)

@@ -23,13 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from unielu._checks import (
-    FLOAT32_MAX,
-    alpha_type_error,
-    check_alpha_fits,
-    check_alpha_shape,
-    dtype_error,
-)
+from unielu._checks import alpha_type_error, check_alpha_fits, check_alpha_shape, dtype_error
 from unielu.layers import keras as _layers
 
 # Read by unielu._registry from this source, without importing the module: literals only.
@@ -68,7 +62,7 @@ def _check(x: Any, alpha: Any, func: str) -> dict[str, Any]:
     if isinstance(alpha, float):
         # Integers and bool: the Keras backend promotes them (float64 under JAX's
         # x64), and its unielu backend checks alpha when the model runs.
-        if alpha > FLOAT32_MAX and str(x.dtype) in _FLOATS:
+        if str(x.dtype) in _FLOATS:
             check_alpha_fits(alpha, x.dtype, func)
         return {}
     # An array alpha is another symbolic tensor of the model, passed to the layer.

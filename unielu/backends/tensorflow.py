@@ -35,13 +35,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from unielu._checks import (
-    FLOAT32_MAX,
-    alpha_type_error,
-    check_alpha_fits,
-    check_alpha_shape,
-    dtype_error,
-)
+from unielu._checks import alpha_type_error, check_alpha_fits, check_alpha_shape, dtype_error
 from unielu.backends import _formulas
 from unielu.backends import numpy as _numpy
 
@@ -275,7 +269,7 @@ def _call(func: str, x: Any, alpha: Any) -> tf.Tensor:
         alpha = _array_alpha(alpha, x, func)
         if not (x.shape.is_fully_defined() and alpha.shape.is_fully_defined()):
             alpha = _assert_alpha_broadcasts(alpha, x, func)
-    elif alpha > FLOAT32_MAX:
+    else:
         check_alpha_fits(alpha, x.dtype, func)
     if x.shape.rank is None or x.shape.rank > 8:
         # TF's kernels broadcast (SelectV2) up to rank 8: elementwise, so flattened.
