@@ -1,12 +1,12 @@
 """NumPy backend: Python numbers, sequences, NumPy arrays and scalars.
 
-Where the compiled kernel ``unielu._ufuncs`` was built (two NumPy ufuncs with
-unielu's own exp/expm1, docs/backends/numpy.rst), float16, bfloat16, float32,
-float64, integer and bool inputs go through it, large arrays split over the
-threads of ``unielu._threads`` (the loops release the GIL). Elsewhere, and
-with ``UNIELU_KERNEL=numpy``, the pure-NumPy path of ``_numpy_fallback``
-computes them. This module converts and checks the arguments (with
-``unielu._checks``) and drives the kernel.
+This module converts and checks the arguments (with ``unielu._checks``) and
+drives the compiled kernel ``unielu._ufuncs`` (two NumPy ufuncs with unielu's
+own exp/expm1, docs/backends/numpy.rst): float16, bfloat16, float32, float64,
+integer and bool inputs go through it, large arrays split over the threads of
+``unielu._threads`` (the loops release the GIL). Where it was not built, with
+``UNIELU_KERNEL=numpy``, and for longdouble, the pure-NumPy path
+(``_numpy_fallback``) computes instead.
 """
 
 from __future__ import annotations
