@@ -1,4 +1,4 @@
-"""Contract lines of the NumPy backend alone: its blocked, threaded kernel."""
+"""Contract lines of the NumPy backend alone: large arrays, in blocks and over threads."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ SPECIALS = [np.nan, np.inf, -np.inf, -0.0, 0.0]
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_large_arrays_blocked_and_threaded(backend, dtype, func, alpha):
     # The grid and the special values, tiled past the sizes where the blocked
-    # kernel and then its threads take over from whole-array ufuncs.
+    # path and then its threads take over from whole-array ufuncs.
     tile = np.concatenate([grid(dtype), SPECIALS]).astype(numpy_dtype(dtype))
     reps = _threads.PARALLEL_MIN // tile.size + 3
     with warnings.catch_warnings():
