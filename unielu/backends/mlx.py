@@ -31,8 +31,7 @@ from typing import Any
 
 import mlx.core as mx
 
-from unielu._checks import FLOAT32_MAX, check_alpha_fits
-from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
+from unielu._checks import alpha_type_error, check_alpha_fits, check_alpha_shape, dtype_error
 
 # Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
@@ -278,8 +277,7 @@ def _as_float(x: Any, func: str) -> Any:
 def _check_alpha(alpha: Any, x: Any, func: str) -> Any:
     """A number passes; an array alpha must be a real MLX array that broadcasts to x."""
     if type(alpha) is float:
-        if alpha > FLOAT32_MAX:
-            check_alpha_fits(alpha, "float64" if x.dtype == mx.float64 else "float32", func)
+        check_alpha_fits(alpha, x.dtype, func)
         return alpha
     real = isinstance(alpha, mx.array) and (
         mx.issubdtype(alpha.dtype, mx.floating) or mx.issubdtype(alpha.dtype, mx.integer)

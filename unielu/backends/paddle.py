@@ -52,8 +52,13 @@ with warnings.catch_warnings():
 from paddle.autograd import PyLayer
 
 import unielu
-from unielu._checks import FLOAT32_MAX, alpha_device_error, check_alpha_fits
-from unielu._dispatch import alpha_type_error, check_alpha_shape, dtype_error
+from unielu._checks import (
+    alpha_device_error,
+    alpha_type_error,
+    check_alpha_fits,
+    check_alpha_shape,
+    dtype_error,
+)
 from unielu.backends import numpy as _numpy
 
 # Read by unielu._registry from this source, without importing the module: literals only.
@@ -253,8 +258,7 @@ def _recorded(x: Any) -> bool:
 
 
 def _check_number(alpha: float, x: Any, func: str) -> None:
-    if alpha > FLOAT32_MAX:
-        check_alpha_fits(alpha, "float64" if x.dtype == _F64 else "float32", func)
+    check_alpha_fits(alpha, x.dtype, func)
 
 
 def elu(x: Any, alpha: float | Any) -> Any:
