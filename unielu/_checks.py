@@ -26,11 +26,28 @@ import numpy as np  # imported by unielu already
 from unielu._registry import registry, spec_of
 
 __all__ = [
-    "FLOAT32_MAX", "FLOAT64_MAX", "Layout", "accepted", "alpha_device_error",
-    "alpha_type_error", "check_alpha", "check_alpha_fits", "check_alpha_shape",
-    "check_numpy_alpha", "check_numpy_out", "check_out_layout", "check_takes_ufuncs",
-    "describe", "dtype_error", "internal_overlap", "is_alpha_dtype", "out_error", "overlap",
-    "refuse_out_if_immutable", "x_type_error",
+    "FLOAT32_MAX",
+    "FLOAT64_MAX",
+    "Layout",
+    "accepted",
+    "alpha_device_error",
+    "alpha_type_error",
+    "check_alpha",
+    "check_alpha_fits",
+    "check_alpha_shape",
+    "check_num_parameters",
+    "check_numpy_alpha",
+    "check_numpy_out",
+    "check_out_layout",
+    "check_takes_ufuncs",
+    "describe",
+    "dtype_error",
+    "internal_overlap",
+    "is_alpha_dtype",
+    "out_error",
+    "overlap",
+    "refuse_out_if_immutable",
+    "x_type_error",
 ]  # fmt: skip
 
 #: Largest finite float32 and float64: a number alpha above the compute dtype's is refused.
@@ -189,6 +206,21 @@ def alpha_device_error(func: str, alpha_device: object, x_device: object, move: 
 
 
 # -- out -------------------------------------------------------------------------------
+
+
+def check_num_parameters(num_parameters: Any, learn_alpha: bool, layer: str) -> int:
+    """A layer's ``num_parameters``: 1, or the number of channels of a learned alpha."""
+    if isinstance(num_parameters, bool) or not isinstance(num_parameters, int):
+        raise TypeError(
+            f"unielu.{layer}() argument 'num_parameters' must be an int; "
+            f"got {type(num_parameters).__qualname__}"
+        )
+    if num_parameters < 1 or (num_parameters > 1 and not learn_alpha):
+        raise ValueError(
+            f"unielu.{layer}() argument 'num_parameters' must be 1, or the number of "
+            f"channels with learn_alpha=True; got {num_parameters} with learn_alpha={learn_alpha}"
+        )
+    return num_parameters
 
 
 def refuse_out_if_immutable(module: ModuleType, out: Any, func: str) -> None:

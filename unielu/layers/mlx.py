@@ -8,6 +8,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 import unielu
+from unielu._checks import check_num_parameters
 from unielu.backends import mlx as _backend
 from unielu.layers import _initial_alpha
 
@@ -72,17 +73,7 @@ class ELU(nn.Module):
     ) -> None:
         super().__init__()
         value = _initial_alpha(alpha, "layers.mlx.ELU")
-        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int):
-            raise TypeError(
-                "unielu.layers.mlx.ELU() argument 'num_parameters' must be an int; "
-                f"got {type(num_parameters).__qualname__}"
-            )
-        if num_parameters < 1 or (num_parameters > 1 and not learn_alpha):
-            raise ValueError(
-                "unielu.layers.mlx.ELU() argument 'num_parameters' must be 1, or the number "
-                f"of channels with learn_alpha=True; got {num_parameters} with "
-                f"learn_alpha={learn_alpha}"
-            )
+        check_num_parameters(num_parameters, learn_alpha, "layers.mlx.ELU")
         self.learn_alpha = bool(learn_alpha)
         self.num_parameters = num_parameters
         self.channel_dim = int(channel_dim)

@@ -8,6 +8,7 @@ import paddle
 
 import unielu
 import unielu.backends.paddle  # to_static's AST mode must see unielu as ignored before it runs
+from unielu._checks import check_num_parameters
 from unielu.layers import _initial_alpha
 
 __all__ = ["ELU"]
@@ -78,17 +79,7 @@ class ELU(paddle.nn.Layer):
     ) -> None:
         super().__init__()
         value = _initial_alpha(alpha, "layers.paddle.ELU")
-        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int):
-            raise TypeError(
-                "unielu.layers.paddle.ELU() argument 'num_parameters' must be an int; "
-                f"got {type(num_parameters).__qualname__}"
-            )
-        if num_parameters < 1 or (num_parameters > 1 and not learn_alpha):
-            raise ValueError(
-                "unielu.layers.paddle.ELU() argument 'num_parameters' must be 1, or the "
-                f"number of channels with learn_alpha=True; got {num_parameters} with "
-                f"learn_alpha={learn_alpha}"
-            )
+        check_num_parameters(num_parameters, learn_alpha, "layers.paddle.ELU")
         self._name = name
         self.learn_alpha = bool(learn_alpha)
         self.num_parameters = num_parameters
