@@ -24,7 +24,6 @@ from unielu.backends import _formulas
 
 NUMPY_OPS = _formulas.Ops(
     where=np.where,
-    expm1=np.expm1,
     exp=np.exp,
     isnan=np.isnan,
     bits=lambda w: w.view(np.int32 if w.dtype == np.float32 else np.int64),

@@ -87,7 +87,6 @@ def _widen(x: Any) -> Any:
 
 OPS = _formulas.Ops(
     where=jnp.where,
-    expm1=jnp.expm1,
     exp=jnp.exp,
     isnan=jnp.isnan,
     bits=lambda w: lax.bitcast_convert_type(w, jnp.int32 if w.dtype == jnp.float32 else jnp.int64),

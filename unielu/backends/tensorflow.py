@@ -144,7 +144,6 @@ def _where(c: Any, a: Any, b: Any) -> tf.Tensor:
 
 OPS = _formulas.Ops(
     where=_where,
-    expm1=tf.math.expm1,
     exp=tf.exp,
     isnan=tf.math.is_nan,
     bits=lambda w: tf.bitcast(w, tf.int32 if w.dtype == tf.float32 else tf.int64),
@@ -166,8 +165,7 @@ def _forward(x: tf.Tensor, a: Any, portable: bool = False) -> tf.Tensor:
 def _derivative(x: tf.Tensor, a: Any, portable: bool = False) -> tf.Tensor:
     # Differentiable ops throughout: its gradient (in x and in alpha) is autodiff's.
     w = _widen(x)
-    formula = _formulas.derivative_portable if portable else _formulas.derivative
-    return tf.cast(formula(w, a, OPS, w.dtype.name), x.dtype)
+    return tf.cast(_formulas.derivative(w, a, OPS, w.dtype.name, portable), x.dtype)
 
 
 def _elu(x: tf.Tensor, a: Any, portable: bool = False) -> tf.Tensor:
@@ -181,7 +179,7 @@ def _elu(x: tf.Tensor, a: Any, portable: bool = False) -> tf.Tensor:
     return f(x)
 
 
-def _elu_alpha(w: tf.Tensor) -> tf.Tensor:
+def _d_elu_d_alpha(w: tf.Tensor) -> tf.Tensor:
     """d elu / d alpha, whose own derivative (second order) is exp(w) for w <= 0:
     TensorFlow's expm1 gives that derivative, unielu's the value (the reduced
     expm1's clamp and rounding would differentiate to 0 below -20)."""
@@ -190,7 +188,7 @@ def _elu_alpha(w: tf.Tensor) -> tf.Tensor:
     return unit + (plain - tf.stop_gradient(plain))
 
 
-def _elu_array_alpha(x: tf.Tensor, a: tf.Tensor, portable: bool = False) -> tf.Tensor:
+def _elu_tensor_alpha(x: tf.Tensor, a: tf.Tensor, portable: bool = False) -> tf.Tensor:
     """elu with a tensor alpha: the gradient is for x and for alpha."""
 
     @tf.custom_gradient
@@ -200,7 +198,7 @@ def _elu_array_alpha(x: tf.Tensor, a: tf.Tensor, portable: bool = False) -> tf.T
             if portable:
                 unit = _formulas.elu_alpha_portable(w, OPS, w.dtype.name)
             else:
-                unit = _elu_alpha(w)
+                unit = _d_elu_d_alpha(w)
             da = tf.cast(dy, w.dtype) * unit
             # Summed over the dimensions alpha was broadcast along.
             axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.shape(a), s1=tf.shape(da))
@@ -215,7 +213,7 @@ def _elu_array_alpha(x: tf.Tensor, a: tf.Tensor, portable: bool = False) -> tf.T
 #: (function, alpha is a tensor) -> what is traced
 _BODIES: dict[tuple[str, bool], Callable[..., tf.Tensor]] = {
     ("elu", False): _elu,
-    ("elu", True): _elu_array_alpha,
+    ("elu", True): _elu_tensor_alpha,
     ("elu_derivative", False): _derivative,
     ("elu_derivative", True): _derivative,
 }
