@@ -125,18 +125,20 @@ def test_tf_graph_after_arithmetic_has_no_bit_ops(backend):
 
 
 @pytest.mark.only("tensorflow", reason="the TensorFlow graph's formulas")
+@pytest.mark.parametrize("runtime", ["TF", "XLA"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("func", ["elu", "elu_derivative"])
-def test_tf_portable_formulas_accuracy(backend, dtype, func):
-    """The formulas of converted graphs, run by TensorFlow on its normal inputs
-    (TF reads a subnormal input as zero: those are the exact formulas' job)."""
+def test_tf_portable_formulas_accuracy(backend, dtype, func, runtime):
+    """The formulas of converted graphs, run by TensorFlow's kernels and by XLA
+    (as a user's graph runs them) on normal inputs (TF and XLA read a subnormal
+    input as zero: those are the exact formulas' job)."""
     tf = backend.tf
     from reference import FORMATS, grid, reference, ulp
 
     from unielu.backends.tensorflow import _traced
 
     x = grid(dtype).astype(dtype)
-    f = _traced(func, False, tf.as_dtype(dtype), False, True)
+    f = _traced(func, False, tf.as_dtype(dtype), runtime == "XLA", True)
     got = f(tf.constant(x), tf.constant(ALPHA, dtype)).numpy().astype(np.float64)
     _, exact = reference(func, dtype, ALPHA)
     smallest = float(2.0 ** FORMATS[dtype][1])
@@ -150,7 +152,7 @@ def test_tf_portable_formulas_accuracy(backend, dtype, func):
             assert (np.isnan(y) and ref != ref) or y == ref, (v, y, ref)
             continue
         worst = max(worst, float(abs(y - ref) / ulp(ref, dtype)))
-    print(f"\nportable {func}, {dtype}, in TensorFlow: max {worst:.2f} ULP")
+    print(f"\nportable {func}, {dtype}, {runtime}: max {worst:.2f} ULP")
     assert worst <= 5
 
 

@@ -1,7 +1,8 @@
 """Fits the polynomials of ``unielu.backends._formulas.expm1_reduced`` and checks them.
 
 ``python tools/fit_expm1.py`` prints, for float32 and float64, the coefficients
-of a Chebyshev fit (to paste into ``_EXPM1_Q``) and those in use, then runs
+of a Chebyshev fit (to paste into ``_EXPM1_Q``) and those in use, the same for
+``expm1_portable``'s polynomial on [-0.75, 0] (``_PORTABLE_Q``), then runs
 ``expm1_reduced`` itself in NumPy's arithmetic and prints its largest error in
 ULP: over every float32 in [-20, 0) (``--step N``: every Nth), and over
 ``--samples`` float64 (log-uniform in [-40, -1e-10], and uniform in [-1, 0])
@@ -31,7 +32,7 @@ NUMPY_OPS = _formulas.Ops(
     rint=np.rint,
     to_int=lambda k: k.astype(np.int32 if k.dtype == np.float32 else np.int64),
 )
-DEGREE = {"float32": 4, "float64": 9}
+DEGREE = {"float32": 4, "float64": 9}  # the same for both polynomials
 
 
 def _q(r: mpmath.mpf) -> mpmath.mpf:
@@ -43,12 +44,13 @@ def _q(r: mpmath.mpf) -> mpmath.mpf:
     return total
 
 
-def fit(dtype: str) -> tuple[float, ...]:
-    """Q of expm1(r) = r + r**2/2 + r**3 Q(r) on [-log(2)/2, log(2)/2], lowest
-    degree first, rounded to ``dtype``."""
+def fit(dtype: str, portable: bool = False) -> tuple[float, ...]:
+    """Q of expm1(r) = r + r**2/2 + r**3 Q(r) on [-log(2)/2, log(2)/2] (on
+    [-0.75, 0] for ``portable``), lowest degree first, rounded to ``dtype``."""
     mpmath.mp.dps = 50
     half = mpmath.log(2) / 2
-    poly = mpmath.chebyfit(lambda r: _q(mpmath.mpf(r)), [-half, half], DEGREE[dtype] + 1)
+    interval = [mpmath.mpf(-0.75), 0] if portable else [-half, half]
+    poly = mpmath.chebyfit(lambda r: _q(mpmath.mpf(r)), interval, DEGREE[dtype] + 1)
     return tuple(float(np.dtype(dtype).type(float(c))) for c in reversed(poly))
 
 
@@ -92,6 +94,8 @@ def main() -> None:
     for dtype in ("float32", "float64"):
         print(f"{dtype} fitted: {fit(dtype)}")
         print(f"{dtype} in use: {_formulas._EXPM1_Q[dtype]}")
+        print(f"{dtype} portable, fitted: {fit(dtype, portable=True)}")
+        print(f"{dtype} portable, in use: {_formulas._PORTABLE_Q[dtype]}")
     worst, at = worst_float32(args.step)
     print(f"float32, every {args.step}th in [-20, 0): {worst:.3f} ULP at most, at {at!r}")
     if np.finfo(np.longdouble).nmant <= 52:

@@ -35,6 +35,7 @@ __all__ = [
     "check_alpha",
     "check_alpha_fits",
     "check_alpha_shape",
+    "check_layer_alpha",
     "check_num_parameters",
     "check_numpy_alpha",
     "check_numpy_out",
@@ -444,3 +445,19 @@ def check_numpy_out(out: Any, x: np.ndarray, dtype: np.dtype[Any], func: str) ->
             func, layout(out), [layout(x)], got(), wanted(), x.dtype == out.dtype
         )
     return False
+
+
+def check_layer_alpha(alpha: object, layer: str) -> float:
+    """``alpha`` for a layer: a finite real number ``>= 0``, as a float.
+
+    Raises ``TypeError`` (not a real number: arrays too, since a layer's
+    learned alpha is its own parameter) or ``ValueError`` (negative, NaN or
+    infinite), naming the layer and ``'alpha'``.
+    """
+    value = check_alpha(alpha, layer)
+    if not isinstance(value, float):
+        raise TypeError(
+            f"unielu.{layer}() argument 'alpha' must be a real number (int, float or NumPy "
+            f"real scalar); got {describe(alpha)} (for a trainable alpha pass learn_alpha=True)"
+        )
+    return value

@@ -128,6 +128,17 @@ _EXPM1_REDUCTION = {
 }
 
 
+def _expm1_polynomial(r: Any, coefficients: tuple[float, ...]) -> Any:
+    """``r + r**2/2 + r**3 * Q(r)``, Q's coefficients lowest degree first."""
+    q = coefficients[-1]
+    for c in coefficients[-2::-1]:
+        q = q * r + c
+    r2 = r * r
+    # As a difference: TensorFlow's graph optimizer would rewrite a sum of sums
+    # into one AddN, which the XLA cluster leaves out (the same bits either way).
+    return r - (r2 * -0.5 - (r2 * r) * q)
+
+
 def expm1_reduced(n: Any, ops: Ops, dtype: str) -> Any:
     """``expm1(n)`` for ``n <= 0`` (NaN included), within 0.80 ULP over every
     float32 in [-20, 0) and 1.04 ULP on 10 million float64 samples, as
@@ -148,12 +159,7 @@ def expm1_reduced(n: Any, ops: Ops, dtype: str) -> Any:
     n = ops.where(n < lowest, lowest, n)
     k = ops.rint(n * 1.4426950408889634)
     r = (n - k * ln2_hi) - k * ln2_lo
-    coefficients = _EXPM1_Q[dtype]
-    q = coefficients[-1]
-    for c in coefficients[-2::-1]:
-        q = q * r + c
-    r2 = r * r
-    p = r + (r2 * 0.5 + (r2 * r) * q)
+    p = _expm1_polynomial(r, _EXPM1_Q[dtype])
     # 2**k from its bits (a multiplication, not a shift: TensorFlow's integer
     # tensors have no << operator).
     scale = ops.from_bits((ops.to_int(k) + bias) * (1 << shift), n)
@@ -171,11 +177,11 @@ def derivative(w: Any, alpha: Any, ops: Ops, dtype: str, portable: bool = False)
     pos = w > 0 if portable else positive(w, ops)
     # where, not minimum: both branches stay differentiable, with no tie at 0.
     negative = ops.where(pos, 0.0, w)
-    half = ops.exp(0.5 * negative)
-    branch = ops.where(
-        negative < log_smallest_normal, (alpha * half) * half, alpha * ops.exp(negative)
-    )
-    return ops.where(pos, 1.0, branch)
+    # One exp for both branches (a select computes both): exp(w/2) where exp(w)
+    # alone would be subnormal, then alpha * e * e; exp(w) elsewhere.
+    small = negative < log_smallest_normal
+    e = ops.exp(ops.where(small, 0.5 * negative, negative))
+    return ops.where(pos, 1.0, ops.where(small, (alpha * e) * e, alpha * e))
 
 
 def elu_alpha(w: Any, ops: Ops, dtype: str) -> Any:
@@ -204,28 +210,43 @@ def derivative_alpha(w: Any, ops: Ops) -> Any:
 # one that does (TF, XLA) wherever the input cannot be subnormal, e.g. the
 # result of arithmetic in that runtime, already flushed.
 
-#: dtype name -> degree of the Taylor polynomial of expm1 on [-log(2), 0]
-#: (remainder below 0.01 ULP)
-_DEGREE = {"float32": 10, "float64": 17}
+#: dtype name -> Q of expm1(t) = t + t**2/2 + t**3 * Q(t) on [-0.75, 0], lowest
+#: degree first: Chebyshev fits, rounded to the dtype (tools/fit_expm1.py)
+_PORTABLE_Q = {
+    "float32": (
+        0.1666666567325592,
+        0.04166604205965996,
+        0.00832660123705864,
+        0.0013632577611133456,
+        0.00015762033581268042,
+    ),
+    "float64": (
+        0.16666666666666666,
+        0.04166666666666314,
+        0.008333333333177841,
+        0.0013888888862282369,
+        0.00019841267525829852,
+        2.4801471324324776e-05,
+        2.755377151033172e-06,
+        2.748978811023068e-07,
+        2.4266973882871467e-08,
+        1.5689372560491194e-09,
+    ),
+}
 
 
 def expm1_portable(n: Any, ops: Ops, dtype: str) -> Any:
     """``expm1(n)`` for ``n <= 0`` (``-inf`` and NaN included) with no expm1.
 
     ``exp(n) - 1`` where ``exp(n) < 0.5`` (no cancellation; ``-1`` at
-    ``-inf``), else a Taylor polynomial in Horner form, ``n * (1 + n/2 * (1 +
-    n/3 * ...))``: ``n`` itself for tiny ``n``, ``-0.0`` kept.
+    ``-inf``), else a polynomial fitted on [-0.75, 0] in the form of
+    :func:`expm1_reduced`'s: ``n`` itself for tiny ``n``, ``-0.0`` kept.
     """
     assert ops.maximum is not None
     u = ops.exp(n)
     # Finite where it is not used: -inf would make 0 * inf in a tf2onnx select.
     t = ops.maximum(n, -0.75)
-    # Products by 1/k, not quotients: a division costs several multiplications
-    # (TFLite's converter makes the same change), for about 0.1 ULP.
-    p = 1.0 + t * (1.0 / _DEGREE[dtype])
-    for k in range(_DEGREE[dtype] - 1, 1, -1):
-        p = 1.0 + (t * p) * (1.0 / k)
-    return ops.where(u < 0.5, u - 1.0, t * p)
+    return ops.where(u < 0.5, u - 1.0, _expm1_polynomial(t, _PORTABLE_Q[dtype]))
 
 
 def elu_portable(w: Any, alpha: Any, ops: Ops, dtype: str) -> Any:

@@ -4,11 +4,15 @@ A ``KerasTensor`` has a shape and a dtype but no values, under every Keras
 backend. ``unielu.elu(t)`` on one applies the registered layer
 :class:`unielu.layers.keras.ELU` (``elu_derivative``:
 :class:`unielu.layers.keras.ELUDerivative`) and returns its output tensor:
-the functional model then computes ``unielu.elu`` on the backend's own
+the functional model then computes unielu's ELU on the backend's own
 tensors when it runs, and saves and loads as a ``.keras`` file (where
 :mod:`unielu.layers.keras` is imported). The layer does not autocast: the
 result keeps the input's floating dtype, and integers and bool follow the
 Keras backend's own promotion.
+
+The layers are defined here, where this backend applies them, and published
+by :mod:`unielu.layers.keras` (their ``__module__``, and so the module a saved
+model names): layers sit above backends, and no backend imports a layer.
 
 ``from_numpy(a)`` gives a symbolic input of ``a``'s shape and dtype that
 remembers ``a``; ``to_numpy(y)`` runs the functional model from such inputs
@@ -18,13 +22,21 @@ these; a model's own inputs are made with ``keras.Input``.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import keras
 import numpy as np
 
-from unielu._checks import alpha_type_error, check_alpha_fits, check_alpha_shape, dtype_error
-from unielu.layers import keras as _layers
+from unielu._checks import (
+    FLOAT32_MAX,
+    alpha_type_error,
+    check_alpha_fits,
+    check_alpha_shape,
+    check_layer_alpha,
+    dtype_error,
+)
+from unielu._dispatch import backend_module
 
 # Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
@@ -76,12 +88,131 @@ def _check(x: Any, alpha: Any, func: str) -> dict[str, Any]:
 
 def elu(x: Any, alpha: Any) -> Any:
     kwargs = _check(x, alpha, "elu")
-    return _layers.ELU(alpha if not kwargs else 1.0, autocast=False)(x, **kwargs)
+    return ELU(alpha if not kwargs else 1.0, autocast=False)(x, **kwargs)
 
 
 def elu_derivative(x: Any, alpha: Any) -> Any:
     kwargs = _check(x, alpha, "elu_derivative")
-    return _layers.ELUDerivative(alpha if not kwargs else 1.0, autocast=False)(x, **kwargs)
+    return ELUDerivative(alpha if not kwargs else 1.0, autocast=False)(x, **kwargs)
+
+
+# -- the layers (public as unielu.layers.keras.ELU and .ELUDerivative) -----------------
+
+
+def _inner(x: Any, func: str) -> ModuleType:
+    """The unielu backend of the Keras backend's own tensor ``x`` (TensorFlow, JAX or
+    PyTorch): what ``unielu.elu`` would call, chosen as it chooses."""
+    return backend_module(x, func)
+
+
+@keras.saving.register_keras_serializable(package="unielu")
+class ELU(keras.layers.Layer):
+    r"""Exponential Linear Unit, a drop-in for :class:`keras.layers.ELU`.
+
+    ``call(x)`` is ``unielu.elu(x, alpha)`` on the Keras backend's own tensor
+    (TensorFlow, JAX or PyTorch, whichever ``KERAS_BACKEND`` picks), so the
+    contract's accuracy and gradients hold: Keras's own ELU computes
+    ``exp(x) - 1`` (0 for tiny negative ``x``) and, on TensorFlow and JAX, a
+    gradient that is 0 below about -17 in float32. Masks pass through.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        A finite real number ``>= 0``; with ``learn_alpha=True``, the initial
+        value of the weight (and what the configuration keeps).
+    learn_alpha : bool, default False
+        Hold ``alpha`` as a trainable scalar weight named ``"alpha"``, saved
+        with the model's weights.
+    **kwargs
+        Passed to :class:`keras.layers.Layer` (``name``, ``dtype``, ...).
+
+    Notes
+    -----
+    ``call(inputs, alpha=None)``: a tensor ``alpha`` given to the call replaces
+    the configured one; ``unielu.elu(x, alpha)`` on ``KerasTensor`` s passes it so.
+
+    Raises
+    ------
+    TypeError
+        If ``alpha`` is not a real number.
+    ValueError
+        If ``alpha`` is negative, NaN or infinite.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from unielu.layers.keras import ELU
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), ELU(0.5)])
+    """
+
+    def __init__(self, alpha: float = 1.0, learn_alpha: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.alpha = check_layer_alpha(alpha, "layers.keras.ELU")
+        self.learn_alpha = bool(learn_alpha)
+        self.supports_masking = True
+        self.alpha_weight: Any = None
+
+    def build(self, input_shape: Any) -> None:
+        if self.learn_alpha:
+            self.alpha_weight = self.add_weight(
+                shape=(),
+                initializer=keras.initializers.Constant(self.alpha),
+                name="alpha",
+                trainable=True,
+            )
+        self.built = True
+
+    def _alpha(self) -> Any:
+        if self.alpha_weight is None:
+            return self.alpha
+        return self.alpha_weight.value  # the backend's own tensor (or variable)
+
+    def call(self, inputs: Any, alpha: Any = None) -> Any:
+        # alpha: a tensor, when unielu.elu is given a KerasTensor alpha (one value per
+        # channel...). The number alpha was checked by __init__, a tensor one is by the
+        # backend: unielu.elu's own alpha check would pass both through unchanged.
+        return _inner(inputs, "elu").elu(inputs, self._alpha() if alpha is None else alpha)
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = super().get_config()
+        config.update(alpha=self.alpha, learn_alpha=self.learn_alpha)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="unielu")
+class ELUDerivative(keras.layers.Layer):
+    r"""The derivative of ELU with respect to its input, as a Keras layer.
+
+    ``call(x)`` is ``unielu.elu_derivative(x, alpha)``: 1 for ``x > 0`` and
+    ``alpha * exp(x)`` for ``x <= 0``. This is what
+    ``unielu.elu_derivative`` applies to a :class:`keras.KerasTensor`, so
+    that a functional model calling it saves and loads.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        A finite real number ``>= 0``.
+    **kwargs
+        Passed to :class:`keras.layers.Layer`.
+    """
+
+    def __init__(self, alpha: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.alpha = check_layer_alpha(alpha, "layers.keras.ELUDerivative")
+        self.supports_masking = True
+
+    def call(self, inputs: Any, alpha: Any = None) -> Any:
+        module = _inner(inputs, "elu_derivative")
+        return module.elu_derivative(inputs, self.alpha if alpha is None else alpha)
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = super().get_config()
+        config.update(alpha=self.alpha)
+        return config
+
+
+# Their public home: the name in the docs, and the module a saved model records.
+ELU.__module__ = ELUDerivative.__module__ = "unielu.layers.keras"
 
 
 def devices() -> list[str]:

@@ -185,7 +185,9 @@ def _d_elu_d_alpha(w: tf.Tensor) -> tf.Tensor:
     expm1's clamp and rounding would differentiate to 0 below -20)."""
     plain = tf.math.expm1(tf.where(w > 0, tf.zeros_like(w), w))
     unit = tf.stop_gradient(_formulas.elu_alpha(w, OPS, w.dtype.name))
-    return unit + (plain - tf.stop_gradient(plain))
+    # A difference, not a sum of sums, which TF's graph optimizer would make an
+    # AddN outside the XLA cluster (see _symbolic).
+    return unit - (tf.stop_gradient(plain) - plain)
 
 
 def _elu_tensor_alpha(x: tf.Tensor, a: tf.Tensor, portable: bool = False) -> tf.Tensor:
@@ -221,13 +223,22 @@ _BODIES: dict[tuple[str, bool], Callable[..., tf.Tensor]] = {
 
 @functools.cache
 def _traced(
-    func: str, array_alpha: bool, dtype: tf.DType, jit: bool, portable: bool = False
+    func: str, array_alpha: bool, dtype: tf.DType, jit: bool, portable: bool = False,
+    lazy: bool = False,
 ) -> Any:
     """The function traced once for any shape of x and alpha: one concrete function,
     never retraced. With XLA, it is compiled once per shape when first run.
-    ``portable``: the formulas with no bit operation and no expm1 (see _symbolic)."""
+    ``portable``: the formulas with no bit operation and no expm1 (see _symbolic).
+    ``lazy``: its ops are marked for XLA (see _symbolic)."""
     spec = (tf.TensorSpec(None, dtype), tf.TensorSpec(None, _compute_dtype(dtype)))
-    body = functools.partial(_BODIES[func, array_alpha], portable=portable)
+    inner = functools.partial(_BODIES[func, array_alpha], portable=portable)
+
+    def body(x: tf.Tensor, a: tf.Tensor) -> tf.Tensor:
+        if not lazy:
+            return inner(x, a)
+        with tf.xla.experimental.jit_scope():
+            return inner(x, a)
+
     return tf.function(body, jit_compile=jit, autograph=False).get_concrete_function(*spec)
 
 
@@ -329,10 +340,7 @@ def _symbolic(func: str, x: tf.Tensor, alpha: Any, array_alpha: bool) -> tf.Tens
     variable read can be subnormal: it keeps the exact formulas."""
     a = _alpha_tensor(alpha, _compute_dtype(x.dtype))
     portable = _computed(x)
-    # Not marked for XLA when portable: tf2onnx does not inline such a call. (The
-    # user's jit_compile=True still compiles it with the rest of the function.)
-    jit = x.shape.is_fully_defined() and not portable
-    y = _traced(func, array_alpha, x.dtype, jit, portable)(x, a)
+    y = _traced(func, array_alpha, x.dtype, False, portable, True)(x, a)
     y.set_shape(x.shape)  # traced for any shape: give the user's graph its static shape
     return y
 

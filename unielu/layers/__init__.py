@@ -25,7 +25,8 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from unielu._checks import check_alpha, describe
+# The layers' alpha check, by the name the layer modules import.
+from unielu._checks import check_layer_alpha as _initial_alpha
 
 __all__: list[str] = []
 # One module per framework, found by file name (a new layer file needs no entry
@@ -38,20 +39,3 @@ def __getattr__(name: str) -> ModuleType:
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _initial_alpha(alpha: object, layer: str) -> float:
-    """``alpha`` for a layer: a finite real number ``>= 0``, as a float.
-
-    Raises ``TypeError`` (not a real number: arrays too, since a layer's
-    learned alpha is its own parameter) or ``ValueError`` (negative, NaN or
-    infinite), naming the layer and ``'alpha'``.
-    """
-    value = check_alpha(alpha, layer)
-    if not isinstance(value, float):
-        raise TypeError(
-            f"unielu.{layer}() argument 'alpha' must be a real number (int, float or NumPy "
-            f"real scalar); got {describe(alpha)} "
-            "(for a trainable alpha pass learn_alpha=True)"
-        )
-    return value
