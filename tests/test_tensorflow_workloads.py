@@ -330,3 +330,23 @@ def test_second_derivatives_with_a_variable_alpha(backend, where):
     np.testing.assert_allclose(dx_dalpha.numpy(), expected, rtol=1e-6)
     np.testing.assert_allclose(dalpha_dx.numpy(), expected, rtol=1e-6)
     assert dalpha2 is None or not np.any(dalpha2.numpy())
+
+
+@pytest.mark.parametrize("source", ["graph input", "after arithmetic"])
+def test_ops_in_a_users_function_are_marked_for_xla(backend, source):
+    """Inside a user's tf.function (no jit_compile, unknown shape) unielu's ops carry
+    jit_scope's mark, which TF's clustering compiles per run-time shape; the call
+    itself is not marked for XLA (tf2onnx could not inline it)."""
+    pre = (lambda v: v * 2.0) if source == "after arithmetic" else tf.identity
+    f = tf.function(lambda v: unielu.elu(pre(v), 1.5))
+    graph = f.get_concrete_function(tf.TensorSpec([None], tf.float32)).graph
+    library = graph.as_graph_def().library.function
+    marked = [
+        node.attr["_XlaCompile"].b
+        for function in library
+        for node in function.node_def
+        if node.op in ("Exp", "SelectV2", "Mul")
+    ]
+    assert marked and all(marked), marked
+    calls = [op for op in graph.get_operations() if op.type.endswith("PartitionedCall")]
+    assert calls and not any(op.node_def.attr["_XlaMustCompile"].b for op in calls)

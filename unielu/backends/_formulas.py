@@ -176,7 +176,13 @@ def derivative(w: Any, alpha: Any, ops: Ops, dtype: str, portable: bool = False)
     _, _, log_smallest_normal = _FORMAT[dtype]
     pos = w > 0 if portable else positive(w, ops)
     # where, not minimum: both branches stay differentiable, with no tie at 0.
-    negative = ops.where(pos, 0.0, w)
+    if portable:
+        # Every select operand finite at +-inf (tf2onnx's arithmetic selects, see
+        # the portable formulas below); below the bound exp gives 0 either way.
+        assert ops.minimum is not None and ops.maximum is not None
+        negative = ops.where(pos, 0.0, ops.maximum(ops.minimum(w, 0.0), 4.0 * log_smallest_normal))
+    else:
+        negative = ops.where(pos, 0.0, w)
     # One exp for both branches (a select computes both): exp(w/2) where exp(w)
     # alone would be subnormal, then alpha * e * e; exp(w) elsewhere.
     small = negative < log_smallest_normal

@@ -15,12 +15,12 @@ Where it runs:
 * eager, a shape seen for the first time: nothing is compiled -- the NumPy
   backend where that is allowed (host tensor, number alpha, no tape), else the
   same function uncompiled, on TF's own kernels;
-* inside a user's ``tf.function``: a call to that function, XLA-compiled where
-  the shape is static (compiled once, as the user's function is traced once
-  per shape), uncompiled where it is not. Where the input there is the result
-  of arithmetic (a layer before the ELU), the graph holds formulas with no bit
-  operation and no Expm1, which TFLite and tf2onnx convert (:func:`_symbolic`;
-  docs/models.rst, "Deploying").
+* inside a user's ``tf.function``: a call to that function, whose operations
+  are marked for XLA (``jit_scope``): TensorFlow compiles them per run-time
+  shape, static or not, and runs them uncompiled until then. Where the input
+  there is the result of arithmetic (a layer before the ELU), the graph holds
+  formulas with no bit operation and no Expm1, which TFLite and tf2onnx
+  convert (:func:`_symbolic`; docs/models.rst, "Deploying").
 
 Eager calls are placed on the input's device: TF's default placement would
 move a CPU tensor to GPU:0.
@@ -223,7 +223,11 @@ _BODIES: dict[tuple[str, bool], Callable[..., tf.Tensor]] = {
 
 @functools.cache
 def _traced(
-    func: str, array_alpha: bool, dtype: tf.DType, jit: bool, portable: bool = False,
+    func: str,
+    array_alpha: bool,
+    dtype: tf.DType,
+    jit: bool,
+    portable: bool = False,
     lazy: bool = False,
 ) -> Any:
     """The function traced once for any shape of x and alpha: one concrete function,
@@ -326,18 +330,23 @@ def _computed(x: tf.Tensor) -> bool:
 
 
 def _symbolic(func: str, x: tf.Tensor, alpha: Any, array_alpha: bool) -> tf.Tensor:
-    """Inside a user's tf.function: a call to the traced function, XLA-compiled where
-    the shape is static (once, as the user's function is traced once per shape).
+    """Inside a user's tf.function: a call to the traced function, its operations
+    (and its gradient's) marked for XLA with ``jit_scope``. TensorFlow's
+    clustering pass compiles them into one kernel per run-time shape, with
+    dynamic shapes too: a shape the first time the function ever runs, any
+    other on its second run (a function that keeps seeing new shapes runs
+    uncompiled, on TF's kernels). A mark on the call (``jit_compile=True``)
+    would compile every new shape at once, and tf2onnx cannot inline such a call.
     A call, not the ops inline: a ForwardAccumulator would differentiate inline
     ops one by one, ignoring the custom gradient.
 
     Where ``x`` is the result of arithmetic in the same graph (a Dense or
     convolution layer before the ELU), the graph gets the portable formulas: no
     bitcast or bitwise op and no Expm1, so that it converts to TFLite builtins
-    and to ONNX. They give the same values in TF's runtime: the bit tests are
-    there for subnormal inputs, which TF reads as zero, and a result of its
-    arithmetic is never subnormal (flushed). A graph input, constant or
-    variable read can be subnormal: it keeps the exact formulas."""
+    and to ONNX (which ignore the marks). They give the same values in TF's
+    runtime: the bit tests are there for subnormal inputs, which TF reads as
+    zero, and a result of its arithmetic is never subnormal (flushed). A graph
+    input, constant or variable read can be subnormal: it keeps the exact formulas."""
     a = _alpha_tensor(alpha, _compute_dtype(x.dtype))
     portable = _computed(x)
     y = _traced(func, array_alpha, x.dtype, False, portable, True)(x, a)

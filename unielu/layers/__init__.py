@@ -25,13 +25,13 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-# The layers' alpha check, by the name the layer modules import.
-from unielu._checks import check_layer_alpha as _initial_alpha
+from unielu._checks import check_layer_alpha
 
 __all__: list[str] = []
 # One module per framework, found by file name (a new layer file needs no entry
 # here); not in __all__: a star import imports no framework.
 _SUBMODULES = frozenset(p.stem for p in Path(__file__).parent.glob("[!_]*.py"))
+_initial_alpha = check_layer_alpha  # the layers' alpha check, by the name they import
 
 
 def __getattr__(name: str) -> ModuleType:
