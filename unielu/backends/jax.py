@@ -105,15 +105,15 @@ def _derivative(x: Any, alpha: Any) -> Any:
 
 
 @jax.custom_jvp
-def _elu_alpha(w: Any) -> Any:
+def _d_elu_d_alpha(w: Any) -> Any:
     """d elu / d alpha; its own derivative is exp(x), not JAX's expm1' = y + 1 (0 below -17)."""
     return _formulas.elu_alpha(w, OPS, w.dtype.name)
 
 
-@_elu_alpha.defjvp
+@_d_elu_d_alpha.defjvp
 def _elu_alpha_jvp(primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
     (w,), (t,) = primals, tangents
-    return _elu_alpha(w), t * _formulas.derivative_alpha(w, OPS)
+    return _d_elu_d_alpha(w), t * _formulas.derivative_alpha(w, OPS)
 
 
 @jax.custom_jvp
@@ -136,7 +136,7 @@ def _elu_jvp(primals: tuple[Any, Any], tangents: tuple[Any, Any]) -> tuple[Any, 
         terms.append(tx * _derivative(x, alpha))
     if not isinstance(ta, SymbolicZero):
         w = _widen(x)
-        terms.append((ta.astype(w.dtype) * _elu_alpha(w)).astype(x.dtype))
+        terms.append((ta.astype(w.dtype) * _d_elu_d_alpha(w)).astype(x.dtype))
     return y, sum(terms[1:], terms[0]) if terms else jnp.zeros_like(y)
 
 
