@@ -29,7 +29,6 @@ import keras
 import numpy as np
 
 from unielu._checks import (
-    FLOAT32_MAX,
     alpha_type_error,
     check_alpha_fits,
     check_alpha_shape,
