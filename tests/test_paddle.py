@@ -294,7 +294,7 @@ def test_training_matches_nn_elu(paddle, ELU):
     compare_curves(*curves, "float64", "Paddle: unielu ELU vs paddle.nn.ELU")
 
 
-def test_docs_example_runs():
+def test_docs_example_runs(paddle):
     run_examples("paddle")
 
 
@@ -382,7 +382,7 @@ def test_paddle2onnx_export_runs_in_onnxruntime(paddle, tmp_path):
     assert_within_contract(y, "paddle2onnx, ONNX Runtime")
 
 
-def test_first_call_inside_to_static_ast_after_importing_paddle_first(tmp_path):
+def test_first_call_inside_to_static_ast_after_importing_paddle_first(paddle, tmp_path):
     # AST mode rewrites the functions a program calls unless their module is
     # ignored, which the backend asks for when loaded: at `import unielu` when
     # Paddle is already imported (load_early).
