@@ -92,16 +92,12 @@ def elu(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
     >>> print(y, y.dtype)
     -1e-30 float32
     """
-    # Inlined fast paths: on a small array, each extra call is a few % of the time.
-    module = _CACHE.get(type(x)) or backend_module(x, "elu")
-    if type(alpha) is not float or not 0.0 < alpha < _INF:
-        alpha = check_alpha(alpha, "elu")
-    if out is None:
+    # The common call inline: on a small array, each extra call is a few % of the time.
+    module = _CACHE.get(type(x))
+    if module is not None and out is None and type(alpha) is float and 0.0 < alpha < _INF:
         result: ArrayT = module.elu(x, alpha)
         return result
-    refuse_out_if_immutable(module, out, "elu")
-    result = module.elu(x, alpha, out=out)
-    return result
+    return _checked_call("elu", x, alpha, out)
 
 
 def elu_derivative(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
@@ -147,16 +143,25 @@ def elu_derivative(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None)
     >>> unielu.elu_derivative(np.array([-1.0, 0.0, 3.0]), alpha=2.0)
     array([0.73575888, 2.        , 1.        ])
     """
-    # Inlined fast paths: on a small array, each extra call is a few % of the time.
-    module = _CACHE.get(type(x)) or backend_module(x, "elu_derivative")
-    if type(alpha) is not float or not 0.0 < alpha < _INF:
-        alpha = check_alpha(alpha, "elu_derivative")
-    if out is None:
+    # The common call inline: on a small array, each extra call is a few % of the time.
+    module = _CACHE.get(type(x))
+    if module is not None and out is None and type(alpha) is float and 0.0 < alpha < _INF:
         result: ArrayT = module.elu_derivative(x, alpha)
         return result
-    refuse_out_if_immutable(module, out, "elu_derivative")
-    result = module.elu_derivative(x, alpha, out=out)
-    return result
+    return _checked_call("elu_derivative", x, alpha, out)
+
+
+def _checked_call(func: str, x: Any, alpha: Any, out: Any) -> Any:
+    """``func`` of ``x``: every call that is not the common one (a type seen
+    for the first time, an alpha to check, ``out=``), checked in the order x,
+    alpha, out."""
+    module = _CACHE.get(type(x)) or backend_module(x, func)
+    if type(alpha) is not float or not 0.0 < alpha < _INF:
+        alpha = check_alpha(alpha, func)
+    if out is None:
+        return getattr(module, func)(x, alpha)
+    refuse_out_if_immutable(module, out, func)
+    return getattr(module, func)(x, alpha, out=out)
 
 
 # AutoGraph (inside a user's tf.function) calls a function carrying this
