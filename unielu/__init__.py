@@ -96,8 +96,9 @@ def elu(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
     module = _CACHE.get(type(x))
     if module is not None and out is None and type(alpha) is float and 0.0 < alpha < _INF:
         result: ArrayT = module.elu(x, alpha)
-        return result
-    return _checked_call("elu", x, alpha, out)
+    else:
+        result = _checked_call("elu", x, alpha, out)
+    return result
 
 
 def elu_derivative(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None) -> ArrayT:
@@ -147,8 +148,9 @@ def elu_derivative(x: ArrayT, /, alpha: Any = 1.0, *, out: ArrayT | None = None)
     module = _CACHE.get(type(x))
     if module is not None and out is None and type(alpha) is float and 0.0 < alpha < _INF:
         result: ArrayT = module.elu_derivative(x, alpha)
-        return result
-    return _checked_call("elu_derivative", x, alpha, out)
+    else:
+        result = _checked_call("elu_derivative", x, alpha, out)
+    return result
 
 
 def _checked_call(func: str, x: Any, alpha: Any, out: Any) -> Any:
