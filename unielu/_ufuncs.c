@@ -1,9 +1,9 @@
 /* unielu._ufuncs: ELU and its derivative as NumPy ufuncs, with our own exp/expm1.
  *
  * elu(x, alpha) and elu_derivative(x, alpha) are two-input ufuncs (as
- * scipy.special's are), with loops ef->e (float16 computed in float32 and
- * rounded once), ff->f and dd->d; broadcasting, out=, where=, strides and
- * casting come from NumPy. The arithmetic is in _kernel_body.h, compiled once
+ * scipy.special's are), with loops ef->e (float16 computed in double, rounded
+ * to float32, then float16), ff->f and dd->d; broadcasting, out=, where=,
+ * strides and casting come from NumPy. The arithmetic is in _kernel_body.h, compiled once
  * per SIMD level on x86-64 (baseline SSE2, AVX2, AVX-512F) and chosen at
  * import from the CPU, capped by the environment variable UNIELU_SIMD
  * (baseline, avx2, avx512). All levels give the same bits: no contraction

@@ -11,13 +11,14 @@ active (``torch.autograd.forward_ad.dual_level``, which ``torch.func.jvp``,
 ``jacfwd`` and ``hessian`` also enter): one read of a module global, so the
 plain call still runs no autograd machinery.
 
-Under ``torch.compile`` the forward is a custom op, opaque to Inductor:
-Inductor's CPU code computes ``expm1`` as ``exp(x) - 1``, which returns 0 for
-tiny negative x. The op runs the eager kernel inside the compiled graph.
-``torch.export`` (so ``torch.onnx.export`` and AOTInductor) records standard
-ops instead, Kahan's ``expm1`` from ``exp`` and ``log`` (:func:`_portable_elu`),
-so that an exported program runs where unielu is not installed;
-``torch.jit.trace`` records ``aten::elu`` (see docs/models.rst, "Deploying").
+Under ``torch.compile`` the forward is Kahan's ``expm1`` from ``exp`` and
+``log`` (:func:`_portable_elu`) in an ``autograd.Function`` whose backward is
+the exact derivative: Inductor's CPU code computes ``expm1`` as ``exp(x) - 1``,
+which returns 0 for tiny negative x, and fuses these standard ops.
+``torch.export`` (so ``torch.onnx.export`` and AOTInductor) records the same
+standard ops without the ``autograd.Function``, so that an exported program
+runs where unielu is not installed; ``torch.jit.trace`` records ``aten::elu``
+(see docs/models.rst, "Deploying").
 
 A tensor ``alpha`` (0-d, or broadcastable to ``x``'s shape without changing
 it, e.g. one value per channel; real floating or integer dtype) must be on
