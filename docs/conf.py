@@ -22,7 +22,7 @@ html_theme_options = {"navigation_with_keys": False}
 numpydoc_show_class_members = False
 autodoc_typehints = "none"  # numpydoc's Parameters sections say it
 # The layers' API pages, without installing every framework into the docs environment.
-autodoc_mock_imports = ["torch", "keras", "flax", "jax", "mlx", "onnx", "onnxscript"]
+autodoc_mock_imports = ["torch", "keras", "flax", "jax", "mlx", "onnx", "onnxscript", "paddle"]
 exclude_patterns = ["_build", "_generated"]  # _generated/*.rst are included, not pages
 
 

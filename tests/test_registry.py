@@ -235,3 +235,58 @@ def test_a_generated_block_is_rewritten_at_its_indentation(tables):
     new = tables.update(text, "rst")
     assert "stale" not in new and "  .. list-table::\n" in new and "     * - ``numpy``" in new
     assert tables.update(new, "rst") == new
+
+
+# -- docs/implementations.rst, the map of the math ------------------------------------
+
+IMPLEMENTATIONS = ROOT / "docs" / "implementations.rst"
+#: ``tests/<file>.py::<test>``, as the page names the test of each implementation
+TEST_REFERENCE = re.compile(r"tests/(\w+)\.py::(\w+)")
+
+
+def _list_table_rows(text: str) -> list[str]:
+    """The body rows (header rows left out) of every ``list-table`` in ``text``."""
+    rows: list[str] = []
+    table: list[str] | None = None
+    headers = 0
+    for line in [*text.splitlines(), "end"]:
+        if line.startswith(".. list-table::"):
+            table, headers = [], 0
+            continue
+        if table is None:
+            continue
+        if line and not line[0].isspace():  # the table ends at the next unindented line
+            rows += table[headers:]
+            table = None
+        elif match := re.match(r"\s+:header-rows:\s*(\d+)", line):
+            headers = int(match.group(1))
+        elif re.match(r"\s+\* - ", line):
+            table.append(line)
+        elif table:
+            table[-1] += "\n" + line
+    return rows
+
+
+def test_every_row_of_the_implementations_page_names_its_test():
+    rows = _list_table_rows(IMPLEMENTATIONS.read_text())
+    assert len(rows) >= 20, "the page's tables were not found"
+    unnamed = [row.split("\n")[0].strip() for row in rows if not TEST_REFERENCE.search(row)]
+    assert unnamed == [], "rows of docs/implementations.rst that name no tests/<file>.py::<test>"
+
+
+def test_the_tests_the_implementations_page_names_exist():
+    references = set(TEST_REFERENCE.findall(IMPLEMENTATIONS.read_text()))
+    missing = []
+    for module, name in sorted(references):
+        path = ROOT / "tests" / f"{module}.py"
+        source = path.read_text() if path.exists() else ""
+        if not re.search(rf"^\s*def {name}\(", source, re.MULTILINE):
+            missing.append(f"tests/{module}.py::{name}")
+    assert missing == [], "renamed or removed: update docs/implementations.rst"
+
+
+def test_the_implementations_page_names_every_backend_module():
+    text = IMPLEMENTATIONS.read_text()
+    modules = {p.name for p in (ROOT / "unielu" / "backends").glob("*.py")} - {"__init__.py"}
+    unnamed = sorted(m for m in modules if f"backends/{m}" not in text)
+    assert unnamed == [], "add each module's implementations to docs/implementations.rst"
