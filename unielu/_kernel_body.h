@@ -27,7 +27,9 @@
 #define FN(name) CAT(name, SUFFIX)
 
 /* x = k*ln2 + r with |r| <= ln2/2 (Cody-Waite: ln2 in two parts), for x already
- * clamped to a range where 2**k is a normal double. One definition per SIMD level. */
+ * clamped to a range where 2**k is a normal double. One definition per SIMD level.
+ * The float32 steps below repeat its shape on purpose: a macro over both types
+ * would hide the arithmetic that the same-bits promise depends on. */
 struct CAT(reduced64, SUFFIX) {
     int64_t k;
     double kf, r;
@@ -188,7 +190,9 @@ DOUBLE_BLOCK(derivative_f16)
 /* The float32 loops' shared steps. For xc in [-200, 0]: k's exponent bits
  * and p + pl = expm1(r + c), where r + c = xc - k*ln2 (c: the rounding error
  * of r, by Fast2Sum; k*LN2_HIF exact for |k| < 2**9), r + r*r/2 by Fast2Sum,
- * then r**3 times a degree-4 minimax polynomial (relative to expm1(r): 2**-29.8). */
+ * then r**3 times a degree-4 minimax polynomial (relative to expm1(r): 2**-29.8).
+ * Written out apart from reduce64 on purpose: a macro over both types would hide
+ * the arithmetic that the same-bits promise depends on. */
 struct CAT(expm1_32, SUFFIX) {
     uint32_t kb;
     float p, pl;

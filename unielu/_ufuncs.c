@@ -44,6 +44,8 @@ static const float LN2_HIF = 0.693145752f;  /* 0x3F317200 */
 static const float SHIFTERF = 12582912.0f;  /* 1.5 * 2**23 */
 static const float LN2_LOF = 1.42860677e-06f; /* ln2 - LN2_HIF, rounded */
 
+/* Written out for float here and for double below, not made by a macro: the bit
+ * copies that the same-bits promise depends on stay in plain sight. */
 static inline uint32_t bits32(float v)
 {
     uint32_t u;
@@ -65,6 +67,7 @@ static inline float split12(float v)
     return from_bits32(bits32(v) & 0xFFFFF000u);
 }
 
+/* The double twin of bits32/from_bits32, written out rather than macro-made (see there). */
 static inline uint64_t bits64(double v)
 {
     uint64_t u;

@@ -126,22 +126,25 @@ def _quiet(func: Any) -> Any:
     return wrapper
 
 
+def _operands(x: Any, alpha: Any, func: str) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """``xp``, ``x`` and ``alpha`` in the compute dtype, the result dtype, where
+    ``x > 0``, and ``x`` with its positive values zeroed (so ``exp`` cannot overflow)."""
+    xp, w, dtype = _prepare(x, func)
+    w, a = _widened(xp, w, _alpha(xp, w, alpha, func))
+    positive = w > 0
+    return xp, w, a, dtype, positive, xp.where(positive, xp.zeros_like(w), w)
+
+
 @_quiet
 def elu(x: Any, alpha: Any) -> Any:
-    xp, w, dtype = _prepare(x, "elu")
-    w, a = _widened(xp, w, _alpha(xp, w, alpha, "elu"))
-    positive = w > 0
-    negative = xp.where(positive, xp.zeros_like(w), w)
+    xp, w, a, dtype, positive, negative = _operands(x, alpha, "elu")
     keep = positive | (w == 0)  # zeros as they are, whatever an array alpha holds
     return xp.astype(xp.where(keep, w, a * xp.expm1(negative)), dtype, copy=False)
 
 
 @_quiet
 def elu_derivative(x: Any, alpha: Any) -> Any:
-    xp, w, dtype = _prepare(x, "elu_derivative")
-    w, a = _widened(xp, w, _alpha(xp, w, alpha, "elu_derivative"))
-    positive = w > 0
-    negative = xp.where(positive, xp.zeros_like(w), w)
+    xp, w, a, dtype, positive, negative = _operands(x, alpha, "elu_derivative")
     # Where exp(x) alone is subnormal, alpha * exp(x/2) * exp(x/2) keeps its digits.
     half = xp.exp(negative / 2)
     tiny = negative < math.log(xp.finfo(w.dtype).smallest_normal)

@@ -191,6 +191,22 @@ def _cotangent(primals: Any, cotangent: Any, in_x: Any, in_alpha: Any) -> Any:
     return gx, _reduce_to(_alpha_term(cotangent, x, in_alpha), a)
 
 
+def _with_rules(function: Any, in_x: Any, in_alpha: Any) -> Any:
+    """``function``, a custom function, given the VJP and JVP of a derivative
+    ``in_x(x, a)`` in x and ``in_alpha(w)`` in alpha."""
+
+    @function.vjp
+    def vjp(primals: Any, cotangent: Any, output: Any) -> Any:
+        return _cotangent(primals, cotangent, in_x, in_alpha)
+
+    @function.jvp
+    def jvp(primals: Any, tangents: Any) -> Any:
+        (x, a), (tx, ta) = primals, tangents
+        return _tangent(x, tx, ta, a, in_x, in_alpha)
+
+    return function
+
+
 @mx.custom_function
 def _alpha_exp_fn(x: Any, a: Any) -> Any:
     """0 where ``x > 0``, else ``a * exp(x)``: the second derivative, and the
@@ -198,15 +214,7 @@ def _alpha_exp_fn(x: Any, a: Any) -> Any:
     return _alpha_exp_body(x, a)
 
 
-@_alpha_exp_fn.vjp
-def _alpha_exp_vjp(primals: Any, cotangent: Any, output: Any) -> Any:
-    return _cotangent(primals, cotangent, _alpha_exp_fn, _unit_exp)
-
-
-@_alpha_exp_fn.jvp
-def _alpha_exp_jvp(primals: Any, tangents: Any) -> Any:
-    (x, a), (tx, ta) = primals, tangents
-    return _tangent(x, tx, ta, a, _alpha_exp_fn, _unit_exp)
+_with_rules(_alpha_exp_fn, _alpha_exp_fn, _unit_exp)
 
 
 @mx.custom_function
@@ -225,25 +233,14 @@ def _elu_alpha_jvp(primals: Any, tangents: Any) -> Any:
     return _one(tangents) * _unit_exp(_one(primals))
 
 
-def _derivative_rules(function: Any) -> Any:
-    """The derivative's VJP and JVP, on ``function`` (the derivative as a custom function)."""
-
-    @function.vjp
-    def vjp(primals: Any, cotangent: Any, output: Any) -> Any:
-        return _cotangent(primals, cotangent, _alpha_exp_fn, _unit_exp)
-
-    @function.jvp
-    def jvp(primals: Any, tangents: Any) -> Any:
-        (x, a), (tx, ta) = primals, tangents
-        return _tangent(x, tx, ta, a, _alpha_exp_fn, _unit_exp)
-
-    return function
-
-
 #: The derivative inside derivative rules (plain operations) and as an entry point (a kernel).
-_derivative_fn = _derivative_rules(mx.custom_function(lambda x, a: _derivative_body(x, a)))
-_derivative_entry = _derivative_rules(
-    mx.custom_function(lambda x, a: _derivative_kernel(x, _kernel_alpha(a, x)))
+_derivative_fn = _with_rules(
+    mx.custom_function(lambda x, a: _derivative_body(x, a)), _alpha_exp_fn, _unit_exp
+)
+_derivative_entry = _with_rules(
+    mx.custom_function(lambda x, a: _derivative_kernel(x, _kernel_alpha(a, x))),
+    _alpha_exp_fn,
+    _unit_exp,
 )
 
 
@@ -252,15 +249,7 @@ def _elu_fn(x: Any, a: Any) -> Any:
     return _elu_kernel(x, _kernel_alpha(a, x))
 
 
-@_elu_fn.vjp
-def _elu_vjp(primals: Any, cotangent: Any, output: Any) -> Any:
-    return _cotangent(primals, cotangent, _derivative_fn, _elu_alpha_fn)
-
-
-@_elu_fn.jvp
-def _elu_jvp(primals: Any, tangents: Any) -> Any:
-    (x, a), (tx, ta) = primals, tangents
-    return _tangent(x, tx, ta, a, _derivative_fn, _elu_alpha_fn)
+_with_rules(_elu_fn, _derivative_fn, _elu_alpha_fn)
 
 
 # -- entry points --------------------------------------------------------------------
@@ -278,13 +267,12 @@ def _check_alpha(alpha: Any, x: Any, func: str) -> Any:
     """A number passes; an array alpha must be a real MLX array that broadcasts to x."""
     if type(alpha) is float:
         check_alpha_fits(alpha, x.dtype, func)
-        return alpha
-    real = isinstance(alpha, mx.array) and (
+    elif isinstance(alpha, mx.array) and (
         mx.issubdtype(alpha.dtype, mx.floating) or mx.issubdtype(alpha.dtype, mx.integer)
-    )
-    if not real:
+    ):
+        check_alpha_shape(alpha.shape, x.shape, func)
+    else:
         raise alpha_type_error(func, alpha, "an mlx.core.array")
-    check_alpha_shape(alpha.shape, x.shape, func)
     return alpha
 
 

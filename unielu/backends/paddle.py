@@ -38,6 +38,7 @@ recorded would need Paddle's inplace-version checks to stay sound;
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import Any
@@ -67,10 +68,12 @@ SPEC = {
     "framework": "paddle",
     "requirement": "paddlepaddle>=3.0.0",
     "priority": 45,
-    # paddle.Tensor includes parameters (EagerParamBase is a subclass); a
-    # pir.Value is what paddle.jit.to_static's functions see while it builds
-    # their program.
-    "types": ["paddle:Tensor", "paddle:pir.Value"],
+    "types": [
+        # Parameters too (EagerParamBase is a subclass).
+        "paddle:Tensor",
+        # What paddle.jit.to_static's functions see while it builds their program.
+        "paddle:pir.Value",
+    ],
     "description": "a PaddlePaddle tensor",
     "autodiff": True,
     # paddle.jit.to_static's AST mode must call unielu as it is, not rewrite it
@@ -220,33 +223,35 @@ def _times(*factors: Any) -> Any:
     return _times(*[f.astype(_F32) for f in factors]).astype(_F16)
 
 
+def _forward(function: Any, ctx: Any, x: Any, alpha: float) -> Any:
+    """A PyLayer's forward: ``function(x, alpha)``, keeping x and alpha for the backward."""
+    ctx.save_for_backward(x)
+    ctx.alpha = alpha
+    return _on_cpu(function, x, alpha)
+
+
+def _backward(masked: bool, ctx: Any, grad: Any) -> Any:
+    """A PyLayer's backward: ``grad`` times the derivative, and times ``x <= 0`` if ``masked``."""
+    (x,) = ctx.saved_tensor()
+    derivative = _Derivative.apply(x, ctx.alpha)
+    if not masked:
+        return _times(grad, derivative)
+    # (x <= 0) is False at NaN, where the derivative is NaN: NaN * 0 stays NaN.
+    return _times(grad, derivative, (x <= 0).astype(x.dtype))
+
+
 class _Derivative(PyLayer):
     """elu_derivative, whose own derivative is itself where x <= 0 (0 above)."""
 
-    @staticmethod
-    def forward(ctx: Any, x: Any, alpha: float) -> Any:
-        ctx.save_for_backward(x)
-        ctx.alpha = alpha
-        return _on_cpu(_numpy.elu_derivative, x, alpha)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
-        (x,) = ctx.saved_tensor()
-        # (x <= 0) is False at NaN, where the derivative is NaN: NaN * 0 stays NaN.
-        return _times(grad, _Derivative.apply(x, ctx.alpha), (x <= 0).astype(x.dtype))
+    forward = staticmethod(functools.partial(_forward, _numpy.elu_derivative))
+    backward = staticmethod(functools.partial(_backward, True))
 
 
 class _ELU(PyLayer):
-    @staticmethod
-    def forward(ctx: Any, x: Any, alpha: float) -> Any:
-        ctx.save_for_backward(x)
-        ctx.alpha = alpha
-        return _on_cpu(_numpy.elu, x, alpha)
+    """elu, whose derivative is elu_derivative."""
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
-        (x,) = ctx.saved_tensor()
-        return _times(grad, _Derivative.apply(x, ctx.alpha))
+    forward = staticmethod(functools.partial(_forward, _numpy.elu))
+    backward = staticmethod(functools.partial(_backward, False))
 
 
 def _recorded(x: Any) -> bool:
@@ -257,34 +262,37 @@ def _recorded(x: Any) -> bool:
 # -- the public functions -----------------------------------------------------------
 
 
-def _check_number(alpha: float, x: Any, func: str) -> None:
-    check_alpha_fits(alpha, x.dtype, func)
+def _call(
+    x: Any, alpha: float | Any, func: str, array_alpha: Any, graph: Any, layer: Any, kernel: Any
+) -> Any:
+    """``func`` on ``x``: ``array_alpha`` for a tensor alpha, ``graph`` inside a
+    static program, the PyLayer ``layer`` where autograd records, else ``kernel``."""
+    w = _as_float(x, func)
+    if type(alpha) is not float:
+        _check_alpha(alpha, w, func)
+        return array_alpha(w, alpha)
+    check_alpha_fits(alpha, w.dtype, func)
+    if _in_graph(w):
+        return graph(w, alpha)
+    if _recorded(w):
+        return layer.apply(w, alpha)
+    return _on_cpu(kernel, w, alpha)
 
 
 def elu(x: Any, alpha: float | Any) -> Any:
-    w = _as_float(x, "elu")
-    if type(alpha) is not float:
-        _check_alpha(alpha, w, "elu")
-        return _elu_array_alpha(w, alpha)
-    _check_number(alpha, w, "elu")
-    if _in_graph(w):
-        return _graph_elu(w, alpha)
-    if _recorded(w):
-        return _ELU.apply(w, alpha)
-    return _on_cpu(_numpy.elu, w, alpha)
+    return _call(x, alpha, "elu", _elu_array_alpha, _graph_elu, _ELU, _numpy.elu)
 
 
 def elu_derivative(x: Any, alpha: float | Any) -> Any:
-    w = _as_float(x, "elu_derivative")
-    if type(alpha) is not float:
-        _check_alpha(alpha, w, "elu_derivative")
-        return _derivative_array_alpha(w, alpha)
-    _check_number(alpha, w, "elu_derivative")
-    if _in_graph(w):
-        return _graph_derivative(w, alpha)
-    if _recorded(w):
-        return _Derivative.apply(w, alpha)
-    return _on_cpu(_numpy.elu_derivative, w, alpha)
+    return _call(
+        x,
+        alpha,
+        "elu_derivative",
+        _derivative_array_alpha,
+        _graph_derivative,
+        _Derivative,
+        _numpy.elu_derivative,
+    )
 
 
 def _compute(w: Any) -> Any:

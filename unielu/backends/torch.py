@@ -55,17 +55,8 @@ import torch
 import torch.autograd.forward_ad as _fwad
 import torch.nn.functional as F
 
-from unielu._checks import (
-    FLOAT32_MAX,
-    alpha_device_error,
-    alpha_type_error,
-    check_alpha_fits,
-    check_alpha_shape,
-    check_out_layout,
-    describe,
-    dtype_error,
-    out_error,
-)
+from unielu import _checks  # error builders, read as _checks.<name>
+from unielu._checks import FLOAT32_MAX, check_alpha_fits, check_alpha_shape, check_out_layout
 
 # Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
@@ -132,7 +123,7 @@ def _as_float(x: torch.Tensor, func: str) -> torch.Tensor:
         return x
     if x.dtype in _PROMOTED:
         return x.to(torch.get_default_dtype())
-    raise dtype_error(func, x.dtype, "torch.get_default_dtype()")
+    raise _checks.dtype_error(func, x.dtype, "torch.get_default_dtype()")
 
 
 def _derivative_in(w: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
@@ -488,17 +479,17 @@ def elu_derivative(
 
 def _check_alpha(alpha: Any, x: torch.Tensor, func: str) -> None:
     if not isinstance(alpha, torch.Tensor) or alpha.dtype not in _ALPHA_DTYPES:
-        raise alpha_type_error(func, alpha, f"a torch.Tensor on x's device ({x.device})")
+        raise _checks.alpha_type_error(func, alpha, f"a torch.Tensor on x's device ({x.device})")
     _check_tensor(alpha, "alpha", func)
     check_alpha_shape(alpha.shape, x.shape, func)
     if alpha.device != x.device:
         move = f"move it once with alpha.to({str(x.device)!r})"
-        raise alpha_device_error(func, alpha.device, x.device, move)
+        raise _checks.alpha_device_error(func, alpha.device, x.device, move)
 
 
 def _describe(t: Any) -> str:
     if not isinstance(t, torch.Tensor):
-        return describe(t)
+        return _checks.describe(t)
     return f"a tensor of shape {tuple(t.shape)}, dtype {t.dtype} on {t.device}"
 
 
@@ -519,7 +510,7 @@ def _check_out(
     wanted = f"a torch.Tensor of shape {tuple(x.shape)}, dtype {x.dtype} on {x.device}"
 
     def refuse(error: type[Exception], why: str) -> Exception:
-        return out_error(func, why, _describe(out), wanted, error)
+        return _checks.out_error(func, why, _describe(out), wanted, error)
 
     if not isinstance(out, torch.Tensor):
         raise refuse(TypeError, "must be a torch.Tensor")

@@ -22,16 +22,53 @@ contract's accuracy and gradients hold inside a model, and with
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from unielu._checks import check_layer_alpha
+from unielu._checks import check_layer_alpha, check_num_parameters
 
 __all__: list[str] = []
 # One module per framework, found by file name (a new layer file needs no entry
 # here); not in __all__: a star import imports no framework.
 _SUBMODULES = frozenset(p.stem for p in Path(__file__).parent.glob("[!_]*.py"))
 _initial_alpha = check_layer_alpha  # the layers' alpha check, by the name they import
+
+
+def _per_channel_arguments(
+    layer: Any, name: str, alpha: float, learn_alpha: bool, num_parameters: int, channel_dim: int
+) -> tuple[float, tuple[int, ...]]:
+    """Check the arguments of a layer with one alpha per channel (``name``, as in
+    errors) and set its ``learn_alpha``, ``num_parameters`` and ``channel_dim``:
+    alpha as a float, and the learned alpha's shape (0-d, or one per channel)."""
+    value = check_layer_alpha(alpha, name)
+    check_num_parameters(num_parameters, learn_alpha, name)
+    layer.learn_alpha = bool(learn_alpha)
+    layer.num_parameters = num_parameters
+    layer.channel_dim = int(channel_dim)
+    return value, () if num_parameters == 1 else (num_parameters,)
+
+
+def _channel_alpha(
+    alpha: Any, array: type, shape: Sequence[int], channel_dim: int, layer: str
+) -> Any:
+    """A layer's ``alpha`` for an input of ``shape``: as it is unless it is an
+    ``array`` of one value per channel, then shaped ``(C, 1, ..., 1)`` to
+    broadcast along ``channel_dim`` (a ValueError if that dimension is missing or
+    not of size C; ``layer`` names the layer in it)."""
+    if not isinstance(alpha, array) or alpha.ndim == 0:
+        return alpha
+    n = alpha.shape[0]
+    ndim = len(shape)
+    dim = channel_dim + ndim if channel_dim < 0 else channel_dim
+    if not 0 <= dim < ndim or shape[dim] != n:
+        raise ValueError(
+            f"unielu.{layer} with num_parameters={n} needs an input whose "
+            f"dimension {channel_dim} (channel_dim) has size {n}; got 'x' of shape "
+            f"{tuple(shape)}"
+        )
+    return alpha.reshape((n,) + (1,) * (ndim - dim - 1))
 
 
 def __getattr__(name: str) -> ModuleType:

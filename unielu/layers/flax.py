@@ -40,9 +40,10 @@ class ELU(nnx.Module):
     Raises
     ------
     TypeError
-        If ``alpha`` is not a real number.
+        If ``alpha`` is not a real number (an array too: a learned alpha is the
+        layer's own parameter).
     ValueError
-        If ``alpha`` is negative, NaN or infinite.
+        If ``alpha`` is not finite, or below 0.
 
     Examples
     --------

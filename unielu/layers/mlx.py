@@ -8,9 +8,8 @@ import mlx.core as mx
 import mlx.nn as nn
 
 import unielu
-from unielu._checks import check_num_parameters
 from unielu.backends import mlx as _backend
-from unielu.layers import _initial_alpha
+from unielu.layers import _channel_alpha, _per_channel_arguments
 
 __all__ = ["ELU", "export_function"]
 
@@ -28,8 +27,8 @@ class ELU(nn.Module):
     Parameters
     ----------
     alpha : float, default 1.0
-        A finite real number ``>= 0``; with ``learn_alpha=True``, the initial
-        value of the parameter.
+        The ELU's alpha, finite and ``>= 0``: fixed, or with
+        ``learn_alpha=True`` the learned parameter's starting value.
     learn_alpha : bool, default False
         Hold ``alpha`` as a trainable parameter (``self.alpha``, an
         ``mx.array``, in the weights as ``"alpha"``), differentiated exactly:
@@ -46,12 +45,13 @@ class ELU(nn.Module):
     Raises
     ------
     TypeError
-        If ``alpha`` is not a real number, or ``num_parameters`` not an int.
+        For an ``alpha`` that is no real number, or a ``num_parameters`` that
+        is no int.
     ValueError
-        If ``alpha`` is negative, NaN or infinite; if ``num_parameters`` is
-        not a positive integer, or not 1 without ``learn_alpha``; in
-        ``__call__``, if a per-channel alpha does not match the input's
-        channel dimension.
+        For a negative, NaN or infinite ``alpha``, or a ``num_parameters``
+        below 1 (or above 1 without ``learn_alpha``); from a call, when the
+        alpha is one per channel and the input has no dimension
+        ``channel_dim`` with ``num_parameters`` entries.
 
     Examples
     --------
@@ -72,35 +72,15 @@ class ELU(nn.Module):
         dtype: Any = mx.float32,
     ) -> None:
         super().__init__()
-        value = _initial_alpha(alpha, "layers.mlx.ELU")
-        check_num_parameters(num_parameters, learn_alpha, "layers.mlx.ELU")
-        self.learn_alpha = bool(learn_alpha)
-        self.num_parameters = num_parameters
-        self.channel_dim = int(channel_dim)
-        self.alpha: float | mx.array
-        if learn_alpha:
-            shape = () if num_parameters == 1 else (num_parameters,)
-            self.alpha = mx.full(shape, value, dtype=dtype)
-        else:
-            self.alpha = value
-
-    def _alpha_for(self, x: mx.array) -> Any:
-        alpha = self.alpha
-        if not isinstance(alpha, mx.array) or alpha.ndim == 0:
-            return alpha
-        # One value per channel: shaped (C, 1, ..., 1) to broadcast along channel_dim.
-        n = alpha.shape[0]
-        dim = self.channel_dim + x.ndim if self.channel_dim < 0 else self.channel_dim
-        if not 0 <= dim < x.ndim or x.shape[dim] != n:
-            raise ValueError(
-                f"unielu.layers.mlx.ELU with num_parameters={n} needs an input whose "
-                f"dimension {self.channel_dim} (channel_dim) has size {n}; got 'x' of shape "
-                f"{tuple(x.shape)}"
-            )
-        return alpha.reshape((n,) + (1,) * (x.ndim - dim - 1))
+        value, shape = _per_channel_arguments(
+            self, "layers.mlx.ELU", alpha, learn_alpha, num_parameters, channel_dim
+        )
+        self.alpha: float | mx.array = mx.full(shape, value, dtype=dtype) if learn_alpha else value
 
     def __call__(self, x: mx.array) -> mx.array:
-        return unielu.elu(x, self._alpha_for(x))
+        return unielu.elu(
+            x, _channel_alpha(self.alpha, mx.array, x.shape, self.channel_dim, "layers.mlx.ELU")
+        )
 
     def _extra_repr(self) -> str:
         if self.learn_alpha:

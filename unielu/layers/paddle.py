@@ -8,8 +8,7 @@ import paddle
 
 import unielu
 import unielu.backends.paddle  # to_static's AST mode must see unielu as ignored before it runs
-from unielu._checks import check_num_parameters
-from unielu.layers import _initial_alpha
+from unielu.layers import _per_channel_arguments
 
 __all__ = ["ELU"]
 
@@ -53,10 +52,11 @@ class ELU(paddle.nn.Layer):
     TypeError
         If ``alpha`` is not a real number, or ``num_parameters`` not an int.
     ValueError
-        If ``alpha`` is negative, NaN or infinite; if ``num_parameters`` is
-        not a positive integer, or not 1 without ``learn_alpha``; in
-        ``forward``, if a per-channel alpha does not match the input's
-        channel dimension.
+        If ``alpha`` is negative, NaN or infinite, or ``num_parameters`` is
+        below 1 (or above 1 with ``learn_alpha=False``); when called, if the
+        input's ``channel_dim`` dimension is missing or its size is not
+        ``num_parameters`` (a size unknown while ``paddle.jit.to_static``
+        builds a program is checked by the broadcast when the program runs).
 
     Examples
     --------
@@ -78,17 +78,14 @@ class ELU(paddle.nn.Layer):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        value = _initial_alpha(alpha, "layers.paddle.ELU")
-        check_num_parameters(num_parameters, learn_alpha, "layers.paddle.ELU")
+        value, shape = _per_channel_arguments(
+            self, "layers.paddle.ELU", alpha, learn_alpha, num_parameters, channel_dim
+        )
         self._name = name
-        self.learn_alpha = bool(learn_alpha)
-        self.num_parameters = num_parameters
-        self.channel_dim = int(channel_dim)
         self.alpha: Any
         if learn_alpha:
-            shape = [] if num_parameters == 1 else [num_parameters]
             self.alpha = self.create_parameter(
-                shape,
+                list(shape),
                 dtype=dtype or paddle.get_default_dtype(),
                 default_initializer=paddle.nn.initializer.Constant(value),
             )

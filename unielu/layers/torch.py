@@ -8,8 +8,7 @@ import torch
 from torch import nn
 
 import unielu
-from unielu._checks import check_num_parameters
-from unielu.layers import _initial_alpha
+from unielu.layers import _channel_alpha, _per_channel_arguments
 
 __all__ = ["ELU", "onnx_translation_table"]
 
@@ -89,38 +88,22 @@ class ELU(nn.Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        value = _initial_alpha(alpha, "layers.torch.ELU")
-        check_num_parameters(num_parameters, learn_alpha, "layers.torch.ELU")
+        value, shape = _per_channel_arguments(
+            self, "layers.torch.ELU", alpha, learn_alpha, num_parameters, channel_dim
+        )
         self.inplace = bool(inplace)
-        self.learn_alpha = bool(learn_alpha)
-        self.num_parameters = num_parameters
-        self.channel_dim = int(channel_dim)
-        self.alpha: float | nn.Parameter
-        if learn_alpha:
-            shape = () if num_parameters == 1 else (num_parameters,)
-            self.alpha = nn.Parameter(torch.full(shape, value, device=device, dtype=dtype))
-        else:
-            self.alpha = value
-
-    def _alpha_for(self, x: torch.Tensor) -> Any:
-        alpha = self.alpha
-        if not isinstance(alpha, torch.Tensor) or alpha.ndim == 0:
-            return alpha
-        # One value per channel: shaped (C, 1, ..., 1) to broadcast along channel_dim.
-        n = alpha.shape[0]
-        dim = self.channel_dim + x.ndim if self.channel_dim < 0 else self.channel_dim
-        if not 0 <= dim < x.ndim or x.shape[dim] != n:
-            raise ValueError(
-                f"unielu.layers.torch.ELU with num_parameters={n} needs an input whose "
-                f"dimension {self.channel_dim} (channel_dim) has size {n}; got 'x' of shape "
-                f"{tuple(x.shape)}"
-            )
-        return alpha.reshape((n,) + (1,) * (x.ndim - dim - 1))
+        self.alpha: float | nn.Parameter = (
+            nn.Parameter(torch.full(shape, value, device=device, dtype=dtype))
+            if learn_alpha
+            else value
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
             return self._scripted(x)
-        alpha = self._alpha_for(x)
+        alpha = _channel_alpha(
+            self.alpha, torch.Tensor, x.shape, self.channel_dim, "layers.torch.ELU"
+        )
         if self.inplace and not (
             torch.is_grad_enabled()
             and (x.requires_grad or (isinstance(alpha, torch.Tensor) and alpha.requires_grad))
