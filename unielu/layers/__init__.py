@@ -50,14 +50,12 @@ def _per_channel_arguments(
     return value, () if num_parameters == 1 else (num_parameters,)
 
 
-def _channel_alpha(
-    alpha: Any, array: type, shape: Sequence[int], channel_dim: int, layer: str
-) -> Any:
-    """A layer's ``alpha`` for an input of ``shape``: as it is unless it is an
-    ``array`` of one value per channel, then shaped ``(C, 1, ..., 1)`` to
-    broadcast along ``channel_dim`` (a ValueError if that dimension is missing or
-    not of size C; ``layer`` names the layer in it)."""
-    if not isinstance(alpha, array) or alpha.ndim == 0:
+def _channel_alpha(alpha: Any, shape: Sequence[int], channel_dim: int, layer: str) -> Any:
+    """A layer's array ``alpha`` for an input of ``shape``: as it is if 0-d; one
+    value per channel, shaped ``(C, 1, ..., 1)`` to broadcast along ``channel_dim``
+    (a ValueError if that dimension is missing or not of size C; ``layer`` names
+    the layer in it)."""
+    if alpha.ndim == 0:
         return alpha
     n = alpha.shape[0]
     ndim = len(shape)

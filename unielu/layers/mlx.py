@@ -78,9 +78,10 @@ class ELU(nn.Module):
         self.alpha: float | mx.array = mx.full(shape, value, dtype=dtype) if learn_alpha else value
 
     def __call__(self, x: mx.array) -> mx.array:
-        return unielu.elu(
-            x, _channel_alpha(self.alpha, mx.array, x.shape, self.channel_dim, "layers.mlx.ELU")
-        )
+        alpha = self.alpha
+        if isinstance(alpha, mx.array):
+            alpha = _channel_alpha(alpha, x.shape, self.channel_dim, "layers.mlx.ELU")
+        return unielu.elu(x, alpha)
 
     def _extra_repr(self) -> str:
         if self.learn_alpha:

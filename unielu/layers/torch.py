@@ -101,9 +101,9 @@ class ELU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
             return self._scripted(x)
-        alpha = _channel_alpha(
-            self.alpha, torch.Tensor, x.shape, self.channel_dim, "layers.torch.ELU"
-        )
+        alpha = self.alpha
+        if isinstance(alpha, torch.Tensor):
+            alpha = _channel_alpha(alpha, x.shape, self.channel_dim, "layers.torch.ELU")
         if self.inplace and not (
             torch.is_grad_enabled()
             and (x.requires_grad or (isinstance(alpha, torch.Tensor) and alpha.requires_grad))
