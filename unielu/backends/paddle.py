@@ -81,7 +81,8 @@ SPEC = {
     # already imported, before any program is built.
     "load_early": True,
     # paddle2onnx, onnxruntime: the ONNX export test (tests/test_paddle.py)
-    "test_requirements": ["paddlepaddle>=3.0.0", "paddle2onnx", "onnxruntime"],
+    # setuptools: `import paddle` imports it without declaring it (a uv environment lacks it).
+    "test_requirements": ["paddlepaddle>=3.0.0", "setuptools", "paddle2onnx", "onnxruntime"],
     # Paddle logs to stderr through glog at import; the tests keep to errors.
     "test_env": [{"GLOG_minloglevel": "2", "FLAGS_call_stack_level": "1"}],
 }
