@@ -256,10 +256,11 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
     session.install(*constraints, "-e", ".[test,plot]")
     if oldest:
         session.run("python", "-c", _FREEZE, silent=False)
+    # The bench marker: the model benchmark's cases, which nox -s bench runs.
     if backend == "numpy":  # all the tests, the framework-free modules among them
-        extra = ["--doctest-modules", "unielu/__init__.py"]
+        extra = ["--doctest-modules", "unielu/__init__.py", "-m", "not bench"]
     else:  # the framework_free marker (pyproject.toml): those run in the NumPy sessions
-        extra = ["-m", "not framework_free"]
+        extra = ["-m", "not framework_free and not bench"]
     # Every environment of the SPEC on the main Python and at the floors; on the
     # other Pythons the first only. For NumPy the second is the pure-NumPy
     # fallback (UNIELU_KERNEL=numpy): the same Python code on every version,
@@ -396,6 +397,15 @@ def bench(session: nox.Session) -> None:
     """The benchmark suite: prints the tables, writes benchmarks/results.json and
     benchmarks/differences.json (which the docs render). About 10 minutes: the
     function benchmarks, then the model benchmark (benchmarks/models.py)."""
-    _install_backends(session, [spec for spec in REGISTRY if not spec.needs_gpu])
+    specs = [spec for spec in REGISTRY if not spec.needs_gpu]
+    _install_backends(session, specs)
     session.install("-e", ".[test,bench]")
+    # The model benchmark's cases, once each at a tiny size, before anything is timed.
+    names = ",".join(
+        spec.name for spec in specs if spec.name in ("torch", "tensorflow", "jax", "keras")
+    )
+    session.run(
+        "python", "-m", "pytest", "tests/test_bench_models.py", "-m", "bench", f"--backend={names}",
+        "-p", "no:cacheprovider", *_junit(session, 0), env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+    )  # fmt: skip
     session.run("python", "benchmarks/run.py", env={"TF_CPP_MIN_LOG_LEVEL": "2"})

@@ -45,21 +45,25 @@ def _run(group, cases=None):
     return rows
 
 
+@pytest.mark.bench
 @pytest.mark.only("torch", reason="the PyTorch cases")
 def test_torch_cases_run(backend):
     _run("torch")
 
 
+@pytest.mark.bench
 @pytest.mark.only("tensorflow", reason="the TensorFlow cases")
 def test_tensorflow_cases_run(backend):
     _run("tensorflow")
 
 
+@pytest.mark.bench
 @pytest.mark.only("jax", reason="the JAX cases")
 def test_jax_cases_run(backend):
     _run("jax", [c for c in models.jax_cases() if not c.id.startswith("jax.flax")])
 
 
+@pytest.mark.bench
 @pytest.mark.only("jax", reason="the Flax NNX case")
 def test_flax_case_runs(backend):
     pytest.importorskip("flax", reason="needs flax (the JAX session has it)")
@@ -67,6 +71,7 @@ def test_flax_case_runs(backend):
     _run("jax", [c for c in models.jax_cases() if c.id.startswith("jax.flax")])
 
 
+@pytest.mark.bench
 @pytest.mark.only("keras", reason="the Keras cases, on the backend KERAS_BACKEND picks")
 def test_keras_cases_run_in_a_child_process(backend, tmp_path, capsys):
     # The whole command, as `python benchmarks/models.py --only keras-jax` runs it.
