@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 import unielu
-from unielu.bench import _cpu_name
+from unielu.bench import cpu_name
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
@@ -633,7 +633,7 @@ def _simd() -> str:
 def machine() -> dict[str, Any]:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "simd": _simd(),
         "cores": cores,
         "python": platform.python_version(),

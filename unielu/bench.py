@@ -412,7 +412,7 @@ def measure(
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "processor": _cpu_name(),
+            "processor": cpu_name(),
         },
         "versions": _framework_versions(names),
         "full": full,
@@ -422,7 +422,7 @@ def measure(
     }
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     """The CPU's model name (Linux's /proc/cpuinfo; platform.processor() is empty there)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as file:

@@ -33,7 +33,6 @@ __all__: list[str] = []
 # One module per framework, found by file name (a new layer file needs no entry
 # here); not in __all__: a star import imports no framework.
 _SUBMODULES = frozenset(p.stem for p in Path(__file__).parent.glob("[!_]*.py"))
-_initial_alpha = check_layer_alpha  # the layers' alpha check, by the name they import
 
 
 def _per_channel_arguments(

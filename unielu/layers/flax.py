@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 import unielu
-from unielu.layers import _initial_alpha
+from unielu._checks import check_layer_alpha
 
 # A Param's value: get_value() where Flax has it (0.12.x deprecates .value);
 # .value before (indexing with [...] fails on a float Param in 0.11-0.12.0).
@@ -56,7 +56,7 @@ class ELU(nnx.Module):
     def __init__(
         self, alpha: float = 1.0, learn_alpha: bool = False, *, param_dtype: Any = jnp.float32
     ) -> None:
-        value = _initial_alpha(alpha, "layers.flax.ELU")
+        value = check_layer_alpha(alpha, "layers.flax.ELU")
         self.learn_alpha = bool(learn_alpha)
         self.alpha: float | nnx.Param = (
             nnx.Param(jnp.asarray(value, dtype=param_dtype)) if learn_alpha else value
