@@ -1,29 +1,85 @@
-"""Sphinx configuration. The figures are drawn by unielu itself at build time."""
+"""Sphinx configuration. The figures are drawn by unielu itself at build time.
+
+The build needs nothing beyond the ``docs`` extra and no network: maths is
+rendered to MathML at build time and the links to the frameworks' docs come
+from inventories written here (``docs/_ext/offline.py``).
+"""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import unielu
+from unielu._registry import registry
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE / "_ext"))
+import offline  # noqa: E402  (docs/_ext/offline.py)
+
 project = "unielu"
 author = "the unielu developers"
 copyright = "2026, the unielu developers"
 release = version = unielu.__version__
 
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.mathjax", "numpydoc"]
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.intersphinx",
+    "numpydoc",
+    "myst_parser",  # CHANGELOG.md, included by changelog.rst
+    "offline",
+]
+html_math_renderer = "mathml"
+intersphinx_mapping = offline.write_inventories(HERE / "_generated" / "intersphinx")
+intersphinx_disabled_reftypes = ["*"]  # only explicit roles link out (no guessing)
+myst_heading_anchors = 2
+
 html_theme = "pydata_sphinx_theme"
+html_title = f"unielu {release}"
 html_static_path = ["_static"]
-html_theme_options = {"navigation_with_keys": False}
+html_css_files = ["unielu.css"]
+html_theme_options = {
+    "navigation_with_keys": False,
+    "header_links_before_dropdown": 6,  # every top-level section in the top bar
+    "show_prev_next": False,
+    "secondary_sidebar_items": {"**": ["page-toc"], "index": []},
+    "icon_links": [
+        {
+            "name": "Source",
+            "url": "https://github.com/unielu/unielu",
+            "icon": "fa-brands fa-github",
+        }
+    ],
+}
+# Top-level pages with no pages under them get no (empty) section sidebar.
+html_sidebars = {page: [] for page in ("index", "getting-started", "benchmarks")}
 numpydoc_show_class_members = False
 autodoc_typehints = "none"  # numpydoc's Parameters sections say it
-# The layers' API pages, without installing every framework into the docs environment.
-autodoc_mock_imports = ["torch", "keras", "flax", "jax", "mlx", "onnx", "onnxscript", "paddle"]
-exclude_patterns = ["_build", "_generated"]  # _generated/*.rst are included, not pages
+exclude_patterns = ["_build", "_generated", "_ext"]  # _generated/*.rst are included, not pages
+
+
+def _mocked_modules() -> list[str]:
+    # The layers' API pages are built without the frameworks: mock every
+    # backend's framework (from the registry) and every other top-level module
+    # that a backend or layer imports, where this environment lacks it. A new
+    # backend therefore needs no edit here.
+    names = {spec.framework.split(".")[0] for spec in registry()}
+    package = Path(unielu.__file__).parent
+    for source in [*package.glob("backends/*.py"), *package.glob("layers/*.py")]:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    names -= set(sys.stdlib_module_names) | {"unielu", "__future__"}
+    return sorted(name for name in names if importlib.util.find_spec(name) is None)
+
+
+autodoc_mock_imports = _mocked_modules()
 
 
 def _figures() -> None:

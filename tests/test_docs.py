@@ -1,0 +1,98 @@
+"""The user-facing docs say what the code does: README.md's NumPy session runs as a
+doctest, and the layers' signatures written in docs/api.rst (the frameworks are
+mocked when the docs are built) are the layers' own."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.framework_free
+def test_the_readme_numpy_session_prints_what_it_shows():
+    blocks = re.findall(r"```pycon\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+    assert blocks, "README.md has no pycon block"
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner()
+    for number, block in enumerate(blocks):
+        test = parser.get_doctest(block, {}, f"README.md, block {number}", "README.md", 0)
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted >= 4 and result.failed == 0, result
+
+
+def _documented_signature(qualname: str) -> str:
+    api = (ROOT / "docs" / "api.rst").read_text()
+    match = re.search(rf"^\.\. autoclass:: {re.escape(qualname)}\((.*)\)$", api, re.MULTILINE)
+    assert match, f"docs/api.rst gives no signature for {qualname}"
+    return match.group(1)
+
+
+def _actual_signature(cls: type) -> str:
+    # __init__'s own: Flax NNX's metaclass hides it from inspect.signature(cls).
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    text: list[str] = []
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_KEYWORD:
+            text.append(f"**{parameter.name}")
+        elif parameter.default is parameter.empty:
+            text.append(parameter.name)
+        else:
+            text.append(f"{parameter.name}={parameter.default!r}")
+        if parameter.kind is parameter.KEYWORD_ONLY and "*" not in text[:-1]:
+            text.insert(-1, "*")
+    return ", ".join(text)
+
+
+def _names(signature: str) -> list[str]:
+    # The parameters' names and order (defaults of framework dtypes are written
+    # as the docs reader knows them, e.g. mlx.core.float32).
+    return [part.split("=")[0].strip() for part in signature.split(",")]
+
+
+LAYERS = {
+    "torch": ("torch", ["ELU"]),
+    "keras": ("keras", ["ELU", "ELUDerivative"]),
+    "flax": ("jax", ["ELU"]),
+    "mlx": ("mlx", ["ELU"]),
+    "paddle": ("paddle", ["ELU"]),
+}
+
+
+def _check_layers(framework: str) -> None:
+    module = importlib.import_module(f"unielu.layers.{framework}")
+    for name in LAYERS[framework][1]:
+        cls = getattr(module, name)
+        documented = _documented_signature(f"unielu.layers.{framework}.{name}")
+        assert _names(documented) == _names(_actual_signature(cls)), (framework, name)
+
+
+@pytest.mark.only("torch", reason="the PyTorch layer's signature")
+def test_api_page_gives_the_torch_layer_signature(backend):
+    _check_layers("torch")
+
+
+@pytest.mark.only("keras", reason="the Keras layers' signatures")
+def test_api_page_gives_the_keras_layer_signatures(backend):
+    _check_layers("keras")
+
+
+@pytest.mark.only("jax", reason="the Flax layer's signature (Flax is in the JAX session)")
+def test_api_page_gives_the_flax_layer_signature(backend):
+    _check_layers("flax")
+
+
+@pytest.mark.only("mlx", reason="the MLX layer's signature")
+def test_api_page_gives_the_mlx_layer_signature(backend):
+    _check_layers("mlx")
+
+
+@pytest.mark.only("paddle", reason="the PaddlePaddle layer's signature")
+def test_api_page_gives_the_paddle_layer_signature(backend):
+    _check_layers("paddle")
