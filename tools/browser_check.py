@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -56,11 +57,13 @@ MEASURE = r"""
       }
     }
     // A table must fit: one that only scrolls hides columns at first sight.
-    const tooWide = el.tagName === "TABLE" ? el.scrollWidth > column.width + 1 || box.right > column.right + 1
-                                           : !scrolls && box.right > column.right + 1;
+    const over = box.right > column.right + 1;
+    const tooWide = el.tagName === "TABLE" ? over || el.scrollWidth > column.width + 1
+                                           : over && !scrolls;
     if (tooWide) {
       const text = (el.innerText || el.getAttribute("src") || "").slice(0, 60).replace(/\s+/g, " ");
-      wide.push(`${el.tagName.toLowerCase()} ${Math.max(el.scrollWidth, Math.round(box.width))} px > column ` +
+      const width = Math.max(el.scrollWidth, Math.round(box.width));
+      wide.push(`${el.tagName.toLowerCase()} ${width} px > column ` +
                 `${Math.round(column.width)} px: ${text}`);
     }
   }
@@ -76,11 +79,9 @@ MEASURE = r"""
     .filter(el => !el.querySelector("math")).length;
   const links = [...document.querySelectorAll("a[href]")].map(a => a.getAttribute("href"));
   const ids = [...document.querySelectorAll("[id]")].map(el => el.id);
-  const navbar = document.querySelector(".bd-header .navbar-header-items__center, .bd-header");
   const navLinks = [...document.querySelectorAll(".bd-header .navbar-nav > li.nav-item")]
     .filter(li => li.getBoundingClientRect().width > 0).map(li => li.innerText.trim());
-  return {wide, images, latex, unrendered, links, ids, navLinks,
-          navHeight: navbar ? navbar.getBoundingClientRect().height : 0};
+  return {wide, images, latex, unrendered, links, ids, navLinks};
 }
 """
 
@@ -94,8 +95,9 @@ def pages(html: Path) -> list[Path]:
 
 def chromium() -> str:
     for candidate in (os.environ.get("UNIELU_CHROMIUM"), "chromium", "chromium-browser"):
-        if candidate and (path := shutil.which(candidate) or (Path(candidate).is_file() and candidate)):
-            return str(path)
+        path = candidate and shutil.which(candidate)
+        if path:
+            return path
     raise SystemExit(
         "no Chromium found: apt-get install -y chromium, or set UNIELU_CHROMIUM to its binary"
     )
@@ -124,8 +126,6 @@ def broken_links(page: Path, links: list[str], ids_of: dict[Path, set[str]]) -> 
 
 
 def _ids(path: Path) -> set[str]:
-    import re
-
     return set(re.findall(r'\bid="([^"]+)"', path.read_text(errors="replace")))
 
 
