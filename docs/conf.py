@@ -46,6 +46,11 @@ html_theme_options = {
     "navigation_with_keys": False,
     "header_links_before_dropdown": 6,  # every top-level section in the top bar
     "show_prev_next": False,
+    # The search as an icon beside the theme switcher, so that the top bar
+    # holds on one line down to the theme's collapse width.
+    "navbar_persistent": [],
+    "navbar_align": "left",
+    "navbar_end": ["search-button", "theme-switcher", "navbar-icon-links"],
     "secondary_sidebar_items": {"**": ["page-toc"], "index": []},
     "icon_links": [
         {

@@ -36,6 +36,7 @@ HTML = ROOT / "docs" / "_build" / "html"
 SHOTS = ROOT / "docs" / "_build" / "screenshots"
 WIDTHS = (1400, 1024, 420)
 CHECK_WIDTH = 1280
+HEADER_MAX = 88  # px: the one-line top bar is 80 px high (4rem and its padding)
 SKIP = {"genindex.html", "search.html", "py-modindex.html"}
 
 # Runs in the page: what the checks need, measured by the browser itself.
@@ -81,7 +82,9 @@ MEASURE = r"""
   const ids = [...document.querySelectorAll("[id]")].map(el => el.id);
   const navLinks = [...document.querySelectorAll(".bd-header .navbar-nav > li.nav-item")]
     .filter(li => li.getBoundingClientRect().width > 0).map(li => li.innerText.trim());
-  return {wide, images, latex, unrendered, links, ids, navLinks};
+  const header = document.querySelector(".bd-header");
+  return {wide, images, latex, unrendered, links, ids, navLinks,
+          headerHeight: header ? header.getBoundingClientRect().height : 0};
 }
 """
 
@@ -173,9 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         for width in (1400, 1024):
             tab.set_viewport_size({"width": width, "height": 900})
             facts = tab.evaluate(MEASURE)
-            print(f"top bar at {width} px: {' | '.join(facts['navLinks'])}")
+            height = round(facts["headerHeight"])
+            print(f"top bar at {width} px, {height} px high: {' | '.join(facts['navLinks'])}")
             if any(item.startswith("More") for item in facts["navLinks"]):
                 found.append(f"index.html: sections hidden under 'More' at {width} px")
+            if height > HEADER_MAX:
+                found.append(f"index.html: the top bar wraps at {width} px ({height} px high)")
         browser.close()
     print(f"\n{len(checked)} pages, screenshots in {args.screenshots}")
     if found:
