@@ -35,7 +35,6 @@ extensions = [
 ]
 html_math_renderer = "mathml"
 intersphinx_mapping = offline.write_inventories(HERE / "_generated" / "intersphinx")
-intersphinx_disabled_reftypes = ["*"]  # only explicit roles link out (no guessing)
 myst_heading_anchors = 2
 
 html_theme = "pydata_sphinx_theme"
