@@ -11,7 +11,7 @@ checks, on each page:
   maths or figure is wider unless it scrolls inside itself (``overflow-x``
   ``auto`` or ``scroll``: a long code line may scroll, a table's columns may not
   hide);
-* every image loads.
+* every image loads, and no sidebar on screen is empty.
 
 Screenshots of each page at 1400, 1024 and 420 px go to
 ``docs/_build/screenshots/``. Exit status 1 when a check fails.
@@ -83,7 +83,13 @@ MEASURE = r"""
   const navLinks = [...document.querySelectorAll(".bd-header .navbar-nav > li.nav-item")]
     .filter(li => li.getBoundingClientRect().width > 0).map(li => li.innerText.trim());
   const header = document.querySelector(".bd-header");
-  return {wide, images, latex, unrendered, links, ids, navLinks,
+  // A sidebar on screen must hold something to follow.
+  const emptySidebars = [".bd-sidebar-primary", ".bd-sidebar-secondary"].filter(selector => {
+    const bar = document.querySelector(selector);
+    return bar && bar.getBoundingClientRect().width > 0 && getComputedStyle(bar).display !== "none"
+      && bar.querySelectorAll("a").length === 0;
+  });
+  return {wide, images, latex, unrendered, links, ids, navLinks, emptySidebars,
           headerHeight: header ? header.getBoundingClientRect().height : 0};
 }
 """
@@ -156,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             ids_of[page.resolve()] = set(facts["ids"])
             problems = [f"wider than the column at {CHECK_WIDTH} px: {w}" for w in facts["wide"]]
             problems += [f"image does not load: {src}" for src in facts["images"]]
+            problems += [f"empty sidebar: {bar}" for bar in facts["emptySidebars"]]
             problems += [f"raw LaTeX in the text: {token}" for token in facts["latex"]]
             if facts["unrendered"]:
                 problems.append(f"{facts['unrendered']} math element(s) without MathML")
