@@ -1,6 +1,6 @@
 """The user-facing docs say what the code does: README.md's NumPy session runs as a
-doctest, and the layers' signatures written in docs/api.rst (the frameworks are
-mocked when the docs are built) are the layers' own."""
+doctest, the FAQ's example runs, and the layers' signatures written in docs/api.rst
+(the frameworks are mocked when the docs are built) are the layers' own."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import doctest
 import importlib
 import inspect
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,20 @@ def test_the_readme_numpy_session_prints_what_it_shows():
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.attempted >= 4 and result.failed == 0, result
+
+
+@pytest.mark.framework_free
+def test_the_faq_numpy_example_runs():
+    """docs/faq.rst's per-channel example: alpha of shape (C, 1, 1) against (N, C, H, W)."""
+    import numpy as np
+
+    page = (ROOT / "docs" / "faq.rst").read_text()
+    blocks = re.findall(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", page)
+    assert len(blocks) == 1, "docs/faq.rst: one NumPy example expected"
+    scope: dict[str, object] = {}
+    exec(textwrap.dedent(blocks[0]), scope)
+    y, alpha = scope["y"], scope["alpha"]
+    np.testing.assert_allclose(y[0, :, 0, 0], alpha * np.expm1(np.float32(-1)), rtol=1e-6)
 
 
 def _documented_signature(qualname: str) -> str:
