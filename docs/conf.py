@@ -36,6 +36,7 @@ extensions = [
 html_math_renderer = "mathml"
 intersphinx_mapping = offline.write_inventories(HERE / "_generated" / "intersphinx")
 myst_heading_anchors = 2
+smartquotes_action = "De"  # dashes and ellipses only: a quoted command pastes as written
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"unielu {release}"
