@@ -409,3 +409,16 @@ def bench(session: nox.Session) -> None:
         "-p", "no:cacheprovider", *_junit(session, 0), env={"TF_CPP_MIN_LOG_LEVEL": "2"},
     )  # fmt: skip
     session.run("python", "benchmarks/run.py", env={"TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+@nox.session(python=MAIN, default=False)
+def browser(session: nox.Session) -> None:
+    """The built docs opened in headless Chromium: links, maths, widths, images.
+
+    Needs a Chromium on the machine (Debian: ``apt-get install -y chromium``, or
+    ``UNIELU_CHROMIUM`` naming its binary); Playwright drives it and downloads no
+    browser. Screenshots at 1400, 1024 and 420 px go to docs/_build/screenshots/.
+    """
+    session.install("-e", ".[docs]", "playwright")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+    session.run("python", "-m", "tools.browser_check", *session.posargs)
