@@ -4,22 +4,28 @@ Writes benchmarks/differences.json, which the docs render as a table. Run by
 ``nox -s bench``; uses the conformance matrix's mpmath reference, and reaches
 each framework through its test adapter (``tests/adapters/<name>.py``): every
 backend of the registry whose framework has an ELU of its own and is installed.
+The file is stamped with the commit, the machine and a digest of the sources it
+measured (benchmarks/stamp.py); ``python -m tools.tables --check`` fails when
+they change.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import stamp
 from testkit import ADAPTERS, Adapter, reference
 
 import unielu
 from unielu._registry import registry
+from unielu.bench import machine
 
 X = reference.grid("float32").astype(np.float32)
 POINTS = np.array([-1e-30, -20.0, 0.0, np.nan], dtype=np.float32)
@@ -86,7 +92,15 @@ def main() -> None:
             cls.configure()
             rows += _rows(cls({}))
     out = Path(__file__).parent / "differences.json"
-    out.write_text(json.dumps({"dtype": "float32", "alpha": 1.0, "rows": rows}, indent=2) + "\n")
+    versions = {"numpy": np.__version__}
+    for spec in registry():  # the frameworks measured (each imported by now)
+        module = sys.modules.get(spec.framework)
+        if module is not None and spec.name != "numpy":
+            versions[spec.name] = getattr(module, "__version__", "?")
+    data = {"dtype": "float32", "alpha": 1.0, "versions": versions, "rows": rows}
+    # python -m tools.tables --check fails once the sources change (benchmarks/stamp.py).
+    data["stamp"] = stamp.make("differences", machine())
+    out.write_text(json.dumps(data, indent=2) + "\n")
     for row in rows:
         print(row)
     print(f"wrote {out}")

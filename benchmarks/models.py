@@ -32,7 +32,6 @@ import importlib.util
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ from typing import Any
 import numpy as np
 
 import unielu
-from unielu.bench import cpu_name
+from unielu.bench import machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
@@ -614,32 +613,6 @@ def run_child(group: str, scale: Scale, timeout: float = 1800) -> dict[str, Any]
 
 
 # -- Results ----------------------------------------------------------------------------
-
-
-def _simd() -> str:
-    """The widest SIMD level the CPU reports (/proc/cpuinfo's flags)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as file:
-            flags = next((line for line in file if line.startswith(("flags", "Features"))), "")
-    except OSError:
-        return "unknown"
-    have = set(flags.split(":", 1)[-1].split())
-    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("sse4_2", "SSE4.2")):
-        if flag in have:
-            return name
-    return "NEON" if "asimd" in have else ("SSE2" if "sse2" in have else "unknown")
-
-
-def machine() -> dict[str, Any]:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "cpu": cpu_name(),
-        "simd": _simd(),
-        "cores": cores,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-    }
 
 
 def run(

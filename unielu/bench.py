@@ -8,17 +8,21 @@ the per-pair ratios, which cancels most of the drift of a shared machine.
 This module knows no framework. The NumPy backend's cases (the kernel against
 NumPy's own formula and copies) are here. ``unielu bench`` times every other
 installed backend through the registry alone (its module's ``from_numpy`` and
-``to_numpy``, against the NumPy backend on the same values). The comparisons
-with each framework's own ELU need the test adapters (``tests/adapters/``,
-developer code that the installed package does not hold): ``nox -s bench``
-(``benchmarks/run.py``) hands them in as a :class:`Plan`.
+``to_numpy``, against the framework's own ELU that its SPEC names, or against
+the NumPy backend on the same values where there is none). The fuller
+comparisons (compiled graphs, workloads, the NumPy backend's yardsticks) need
+the test adapters (``tests/adapters/``, developer code that the installed
+package does not hold): ``nox -s bench`` (``benchmarks/run.py``) hands them in
+as a :class:`Plan`.
 """
 
 from __future__ import annotations
 
 import functools
 import gc
+import importlib
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -115,12 +119,12 @@ class Plan:
     """Where each backend's cases come from.
 
     NumPy's own cases (the kernel against NumPy's formula and copies) need no
-    framework and are here. Every case that touches a framework comes from that
-    backend's test adapter (``bench_cases``, ``bench_workloads``,
-    ``bench_native``), which ``benchmarks/run.py`` passes in. Without them
-    (``adapters`` None, as ``unielu bench`` runs), each installed backend is
-    timed through its module's own ``from_numpy``/``to_numpy`` against the
-    NumPy backend on the same values.
+    framework and are here. With the test adapters (``bench_cases``,
+    ``bench_workloads``, ``bench_native``), which ``benchmarks/run.py`` passes
+    in, every other case comes from them. Without them (``adapters`` None, as
+    ``unielu bench`` runs), each installed backend is timed through its
+    module's own ``from_numpy``/``to_numpy`` against its framework's own ELU
+    (the SPEC's ``native_elu``), or the NumPy backend where it has none.
     """
 
     adapters: dict[str, Any] | None
@@ -264,12 +268,44 @@ def _fastest(
     return best, times[best][1]
 
 
+def native_elu(name: str) -> tuple[str, Callable[[Any, float], Any]] | None:
+    """The framework's own ELU, as its SPEC's ``native_elu`` names it: (its name,
+    ``f(x, alpha)``), or None where the SPEC names none. One that takes no alpha
+    (``"module:qualname(x)"``) is called for alpha 1 only, and None is returned
+    in its place for another alpha by the call."""
+    path = get_spec(name).native_elu
+    if not path:
+        return None
+    module_name, _, qualname = path.partition(":")
+    takes_alpha = not qualname.endswith("(x)")
+    qualname = qualname.removesuffix("(x)")
+    func: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        func = getattr(func, part)
+    label = f"{module_name}.{qualname}"
+    if takes_alpha:
+        return label, func
+    return label, lambda x, alpha: func(x) if alpha == 1.0 else None
+
+
 def _registry_cases(name: str, x: np.ndarray, alpha: float) -> Iterable[Case]:
     """Without the adapters: unielu on the backend's arrays, made and read back by its
     module's ``from_numpy`` and ``to_numpy`` (which also waits for a lazy or
-    asynchronous result), against unielu on the NumPy array."""
+    asynchronous result), against the framework's own ELU (its SPEC's
+    ``native_elu``) read back the same way, or where it has none (or none with
+    this alpha), against unielu on the NumPy array."""
     module = get_spec(name).load()
     a, to_numpy = module.from_numpy(x), module.to_numpy
+    native = native_elu(name)
+    if native is not None and native[1](a, alpha) is not None:
+        label, func = native
+        yield (
+            f"{name}.native",
+            f"{label} (both + to_numpy)",
+            lambda: to_numpy(unielu.elu(a, alpha)),
+            lambda: to_numpy(func(a, alpha)),
+        )
+        return
     yield (
         f"{name}.unielu-numpy",
         "unielu on NumPy, same values (ours: + to_numpy)",
@@ -409,11 +445,7 @@ def measure(
         extras["import"] = import_times(15 if full else 5)
         extras["dispatch"] = dispatch_overhead()
     return {
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "processor": cpu_name(),
-        },
+        "machine": machine(),
         "versions": _framework_versions(names),
         "full": full,
         "adapters": plan.adapters is not None,  # comparisons with the frameworks' own ELU
@@ -432,6 +464,34 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor()
+
+
+def cpu_simd() -> str:
+    """The widest SIMD level the CPU reports (Linux's /proc/cpuinfo flags)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            flags = next((line for line in file if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        return "unknown"
+    have = set(flags.split(":", 1)[-1].split())
+    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("sse4_2", "SSE4.2")):
+        if flag in have:
+            return name
+    return "NEON" if "asimd" in have else ("SSE2" if "sse2" in have else "unknown")
+
+
+def machine() -> dict[str, Any]:
+    """The machine a measurement ran on: CPU, its SIMD level and the kernel's, cores, load."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": cpu_name(),
+        "simd": cpu_simd(),
+        "kernel": numpy_kernel(),
+        "cores": cores,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
 
 
 def report(results: dict[str, Any]) -> str:
