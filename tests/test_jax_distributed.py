@@ -9,6 +9,7 @@ unsharded model.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -116,7 +117,16 @@ def test_learned_alpha_gradient(backend, mesh):
 
 
 def _shard_map():
-    """jax.shard_map came in JAX 0.6.1; jax.experimental.shard_map's before it."""
+    """jax.shard_map came in JAX 0.6.1; jax.experimental.shard_map's before it.
+
+    Before JAX 0.6, shard_map's replication check has no rule for a custom_jvp
+    call inside a jit that takes a replicated operand (alpha): it raises
+    NotImplementedError and names ``check_rep=False`` as the workaround, which
+    users of those releases pass too (docs/versions.rst)."""
+    if release(jax.__version__) < (0, 6):
+        from jax.experimental.shard_map import shard_map
+
+        return functools.partial(shard_map, check_rep=False)
     if release(jax.__version__) < (0, 6, 1):
         from jax.experimental.shard_map import shard_map
 

@@ -290,3 +290,132 @@ def test_the_implementations_page_names_every_backend_module():
     modules = {p.name for p in (ROOT / "unielu" / "backends").glob("*.py")} - {"__init__.py"}
     unnamed = sorted(m for m in modules if f"backends/{m}" not in text)
     assert unnamed == [], "add each module's implementations to docs/implementations.rst"
+
+
+# -- The registry's other facts: floors of a layer, the framework's own ELU ------------
+
+
+def test_the_functions_and_the_layer_have_their_own_floors():
+    """JAX's functions run below the Flax layer's floors: the oldest sessions test
+    each set apart, and the layer's set holds the layer's bounds."""
+    spec = get_spec("jax")
+    assert spec.layer_raises_floors()
+    functions, layer = spec.oldest_requirements(), spec.oldest_requirements(layer=True)
+    assert spec.requirement in functions and not any(r.startswith("flax") for r in functions)
+    assert set(spec.layer_requirements) <= set(layer) and spec.requirement not in layer
+    for name in NAMES:  # a backend without a layer of higher floors: one set
+        other = get_spec(name)
+        if not other.layer_raises_floors():
+            assert set(other.oldest_requirements()) <= set(other.test_requirements)
+
+
+def test_a_layer_below_its_floor_is_refused_by_name(monkeypatch):
+    import importlib.metadata
+
+    spec = get_spec("jax")
+    dist, floor = spec.layer_requirements[0].split(">=")
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda d: "0.0.1" if d == dist else real(d))
+    with pytest.raises(ImportError, match=rf"unielu.layers.flax needs {dist} >= {floor}; "):
+        spec.check_layer_version("unielu.layers.flax")
+
+
+def test_bench_without_adapters_times_the_framework_s_own_elu(box, tmp_path):
+    """``unielu bench`` compares each installed backend with the ELU its SPEC names."""
+    import dataclasses
+
+    from unielu import bench
+
+    register(dataclasses.replace(get_spec("box"), native_elu="throwaway_backend:elu"))
+    target = tmp_path / "bench.json"
+    assert bench.main(backends=["box"], json_path=str(target), plan=bench.Plan(None)) == 0
+    rows = json.loads(target.read_text())["rows"]
+    assert {(r["case"], r["baseline"]) for r in rows} == {
+        ("box.native", "throwaway_backend.elu (both + to_numpy)")
+    }
+
+
+@pytest.mark.parametrize("name", [b.name for b in registry() if b.native_elu])
+def test_native_elu_names_a_function(name):
+    module, _, qualname = get_spec(name).native_elu.partition(":")
+    assert re.fullmatch(r"[\w.]+", module) and re.fullmatch(r"[\w.]+(\(x\))?", qualname)
+
+
+# -- Measured tables: stamped, and stale once their sources change -----------------------
+
+
+@pytest.fixture
+def stamp():
+    path = ROOT / "benchmarks" / "stamp.py"
+    spec = importlib.util.spec_from_file_location("_unielu_stamp", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tree(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+CODE = '''"""A module."""
+
+SPEC = {
+    "name": "x",
+}
+
+
+def f(x):
+    """Its docstring."""
+    return x + 1  # a comment
+'''
+
+
+def test_a_stamp_goes_stale_when_a_measured_source_changes(stamp, tmp_path):
+    _tree(tmp_path, {"unielu/backends/x.py": CODE, "unielu/cli.py": "A = 1\n"})
+    data = {"stamp": {"commit": "abc", "sources": stamp.sources("differences", tmp_path)}}
+    assert stamp.problems("differences", data, tmp_path) == []
+    # Not a number's source: comments, docstrings, formatting, the SPEC, the CLI.
+    edited = (
+        CODE.replace("a comment", "another")
+        .replace("Its docstring.", "Says more.")
+        .replace('"x",', '"y",')
+        .replace("return x + 1", "return (\n        x + 1\n    )")
+    )
+    _tree(tmp_path, {"unielu/backends/x.py": edited, "unielu/cli.py": "A = 2\n"})
+    assert stamp.problems("differences", data, tmp_path) == []
+    _tree(tmp_path, {"unielu/backends/x.py": CODE.replace("x + 1", "x + 2")})
+    (problem,) = stamp.problems("differences", data, tmp_path)
+    assert "changed: unielu/backends/x.py" in problem
+    assert "python benchmarks/differences.py" in problem
+    _tree(tmp_path, {"unielu/backends/y.c": "int y; /* a comment */\n"})
+    (problem,) = stamp.problems("results", data, tmp_path)
+    assert "no stamp" not in problem and "nox -s bench" in problem
+
+
+def test_an_unstamped_table_is_stale(stamp):
+    (problem,) = stamp.problems("results", {"rows": []})
+    assert "has no stamp" in problem and "nox -s bench" in problem
+
+
+def test_the_stamps_cover_the_code_and_not_the_docs(stamp):
+    for table in stamp.SOURCES:
+        files = stamp.files(table)
+        assert "unielu/backends/numpy.py" in files and "unielu/_ufuncs.c" in files
+        assert not [f for f in files if f.startswith("docs/") or f.endswith(".json")]
+    assert "benchmarks/models.py" in stamp.files("results")
+    assert "unielu/bench.py" not in stamp.files("differences")
+
+
+def test_prose_values_come_from_the_measured_tables(tables):
+    results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    row = next(r for r in results["rows"] if r["case"] == "numpy.plain" and r["size"] == 10**7)
+    assert tables.value("ratio:numpy.plain:1e7") == f"{row['ratio']:.2f}"
+    text = "about <!-- value: ratio:numpy.plain:1e7 -->7<!-- end value -->x"
+    assert tables.update(text, "markdown") == text.replace(">7<", f">{row['ratio']:.2f}<")
+    page = "x |ratio:numpy.plain:1e7| y\n\n.. begin generated: values\n.. end generated: values\n"
+    assert f".. |ratio:numpy.plain:1e7| replace:: {row['ratio']:.2f}" in tables.update(page, "rst")
+    with pytest.raises(LookupError, match=re.escape("no row 'numpy.renamed'")):
+        tables.value("ratio:numpy.renamed:1e7")

@@ -1,7 +1,8 @@
-"""Tables of facts generated from the registry into README.md and the docs.
+"""Tables of facts generated from the registry into README.md and the docs, the
+numbers prose quotes from the measured tables, and the measured tables' stamps.
 
-    python -m tools.tables            # rewrite the generated blocks in place
-    python -m tools.tables --check    # exit 1, naming them, if blocks are stale
+    python -m tools.tables            # rewrite the generated blocks and values in place
+    python -m tools.tables --check    # exit 1, naming them, if any is stale
 
 Developer tooling, not part of the installed package: run it from the checkout's
 root (``nox -s lint`` runs the check). Each generated block sits between two
@@ -17,6 +18,29 @@ To add a table: a function returning its header and rows, an entry in
 :data:`GENERATED`, and the two markers wherever it goes (in any of
 :data:`FILES`). ``tests/test_registry.py`` fails while a block is stale.
 
+A number that prose quotes from ``benchmarks/results.json`` or
+``benchmarks/differences.json`` is a *value* (:func:`value`), written in place
+between inline markers in Markdown::
+
+    about <!-- value: speedup:numpy.plain:1e7 -->10<!-- end value -->x faster
+
+and as a substitution in reStructuredText (``about |speedup:numpy.plain:1e7|x
+faster``), whose definitions this module writes into the page's ``values``
+block (``.. begin generated: values`` ... ``.. end generated: values``, anywhere
+in the page). The names:
+
+- ``ratio:<case>:<size>``: unielu's time over the baseline's, for a case id of
+  ``unielu bench`` (float32, alpha 1; size as ``16``, ``1e3``, ``1e7``);
+- ``speedup:<case>:<size>``: its inverse (how many times faster unielu is);
+- ``model:<id>``: a model benchmark's ratio (``results.json``'s ``models``);
+- ``ulp:<implementation>``: the largest error of a row of the differences
+  table, its label in lower case with each run of other characters as ``-``
+  (``ulp:tensorflow-tf-nn-elu``, ``ulp:unielu-on-jax``).
+
+``--check`` also fails when a measured table's stamp no longer matches the
+sources it measured (benchmarks/stamp.py says which sources and how to
+regenerate).
+
 Standard library only, as :mod:`unielu._registry`.
 """
 
@@ -24,18 +48,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import inspect
+import json
 import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from unielu._registry import BackendSpec, registry
+from unielu._registry import BackendSpec, registry, requirement_name
 
 Rows = tuple[list[str], list[list[str]]]
 
 #: The files that hold generated blocks, relative to the checkout's root.
-FILES = ("README.md", "docs/contract.rst", "docs/adding-a-backend.rst", "docs/versions.rst")
+FILES = (
+    "README.md", "docs/contract.rst", "docs/adding-a-backend.rst", "docs/versions.rst",
+    "pyproject.toml",
+)  # fmt: skip
 
 
 def _types(spec: BackendSpec, code: str) -> str:
@@ -111,48 +141,50 @@ def spec_keys_rows(code: str) -> Rows:
     return ["key", "default", "meaning"], rows
 
 
-# -- Versions: what the registry cannot know -------------------------------------------
-
-#: What the default nox sessions installed (the newest releases), 2026-11-30.
-NEWEST_TESTED = {
-    "numpy": "numpy 2.4.6",
-    "array_api": "array-api-compat 1.16.0, array-api-strict 2.6.1",
-    "dask": "dask 2026.8.0",
-    "torch": "torch 2.13.0 (CPU)",
-    "jax": "jax 0.10.2, flax 0.12.8",
-    "tensorflow": "tensorflow-cpu 2.21.0",
-    "keras": "keras 3.15.1",
-    "cupy": "cupy-cuda12x 14.2 (on an NVIDIA H200)",
-    "mlx": "mlx 0.32.4 (Linux CPU, mlx-cpu)",
-    "paddle": "paddlepaddle 3.3.1 (CPU)",
-}
-
-#: Backends not tested at their floor, and why.
-NOT_AT_FLOOR = {
-    "torch": "declared; tested: 2.13 CPU only (older releases are CUDA builds of several GB)",
-    "cupy": "declared; tested on a GPU machine only, at the newest release (nox -s gpu)",
-}
+# -- Versions ---------------------------------------------------------------------------
 
 
-def _floors(spec: BackendSpec, code: str) -> str:
-    """The backend's floors: its requirement, then its other test requirements with one."""
-    extra = [r for r in spec.test_requirements[1:] if ">=" in r]
-    return ", ".join(f"{code}{r}{code}" for r in [spec.requirement, *extra])
+def _user_floors(spec: BackendSpec, code: str) -> str:
+    """What a user installs: the functions' requirement, then the layer's where it has more."""
+    text = f"{code}{spec.requirement}{code}"
+    if spec.layer_requirements:
+        layer = ", ".join(f"{code}{r}{code}" for r in spec.layer_requirements)
+        text += f"; its layer: {layer}"
+    return text
+
+
+def _test_floors(spec: BackendSpec, code: str) -> str:
+    """The floors of what only its tests install (never a user's requirement)."""
+    users = {requirement_name(r) for r in (spec.requirement, *spec.layer_requirements)}
+    extra = [r for r in spec.test_requirements if ">=" in r and requirement_name(r) not in users]
+    return ", ".join(f"{code}{r}{code}" for r in extra) or "-"
 
 
 def _how(spec: BackendSpec) -> str:
-    if spec.name in NOT_AT_FLOOR:
-        return NOT_AT_FLOOR[spec.name]
+    if spec.not_at_floor:
+        return spec.not_at_floor
     python = "3.10" if spec.name == "numpy" else "3.11"
+    if spec.layer_raises_floors():
+        return (
+            f'both ends: nox -s "tests({spec.name}, oldest)" (the functions\' floors), '
+            f'"tests({spec.name}-layer, oldest)" (the layer\'s) (Python {python}), '
+            f'"tests({spec.name})"'
+        )
     return f'both ends: nox -s "tests({spec.name}, oldest)" (Python {python}), "tests({spec.name})"'
 
 
-def versions_rows(code: str) -> tuple[list[str], list[list[str]]]:
-    """The versions table: backend, floors, newest tested, how tested, for every
-    backend of the registry."""
-    header = ["Backend", "Requirement (floors)", "Newest tested", "How tested"]
+def versions_rows(code: str) -> Rows:
+    """The versions table: backend, user floors, test-only floors, newest tested, how
+    tested, for every backend of the registry."""
+    header = ["Backend", "Requirement (floors)", "Tests also need", "Newest tested", "How tested"]
     rows = [
-        [spec.name, _floors(spec, code), NEWEST_TESTED.get(spec.name, "-"), _how(spec)]
+        [
+            spec.name,
+            _user_floors(spec, code),
+            _test_floors(spec, code),
+            spec.newest_tested or "-",
+            _how(spec),
+        ]
         for spec in registry()
     ]
     return header, rows
@@ -185,6 +217,95 @@ class Table:
         return markdown(self.rows("`")) if fmt == "markdown" else rst(self.rows("``"))
 
 
+# -- Values: numbers quoted from the measured tables -----------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _measured(root: Path, table: str) -> dict[str, Any]:
+    path = root / "benchmarks" / f"{table}.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def slug(label: str) -> str:
+    """A differences row's label as a value's name: ``"unielu on JAX"`` -> ``unielu-on-jax``."""
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
+def value(name: str, root: Path = ROOT) -> str:
+    """The number a value's name stands for, as prose quotes it (names: the module's doc)."""
+    kind, _, rest = name.partition(":")
+    if kind in ("ratio", "speedup"):
+        case, _, size = rest.rpartition(":")
+        rows = [
+            r["ratio"]
+            for r in _measured(root, "results")["rows"]
+            if r["case"] == case
+            and r["size"] == int(float(size))
+            and (r["dtype"], r["alpha"]) == ("float32", 1.0)
+        ]
+        if not rows:
+            raise LookupError(f"value {name!r}: results.json has no row {case!r} at {size}")
+        if kind == "ratio":
+            return f"{rows[0]:.2f}"
+        faster = 1 / rows[0]
+        return f"{faster:.0f}" if faster >= 10 else f"{faster:.1f}"
+    if kind == "model":
+        models = _measured(root, "results").get("models") or {}
+        for row in models.get("rows", []):
+            if row["id"] == rest and "ratio" in row:
+                return f"{row['ratio']:.2f}"
+        raise LookupError(f"value {name!r}: results.json's models have no row {rest!r}")
+    if kind == "ulp":
+        for row in _measured(root, "differences")["rows"]:
+            if slug(row["implementation"]) == rest:
+                ulp = float(row["max_ulp"])
+                return f"{ulp:.0f}" if ulp >= 10 else f"{ulp:.2g}"
+        raise LookupError(f"value {name!r}: differences.json has no row {rest!r}")
+    raise LookupError(f"value {name!r}: the kinds are ratio, speedup, model and ulp")
+
+
+_MD_VALUE = re.compile(r"(<!-- value: ([\w.:-]+) -->)(.*?)(<!-- end value -->)")
+_RST_VALUE = re.compile(r"\|((?:ratio|speedup|model|ulp):[\w.:-]+)\|")
+
+
+def values_block(text: str, root: Path = ROOT) -> str:
+    """The ``values`` block of an rst page: a substitution for each value it uses."""
+    names = sorted(set(_RST_VALUE.findall(text)))
+    return "".join(f".. |{name}| replace:: {value(name, root)}\n" for name in names)
+
+
+def update_values(text: str, fmt: str, root: Path = ROOT) -> str:
+    """``text`` with its Markdown values written anew (rst: its ``values`` block does it)."""
+    if fmt != "markdown":
+        return text
+    return _MD_VALUE.sub(lambda m: m[1] + value(m[2], root) + m[4], text)
+
+
+# -- mypy: the frameworks typed as Any (pyproject.toml) -----------------------------------
+
+#: Untyped or optional modules the package imports that are not a backend's framework.
+MYPY_OTHERS = ("array_api_strict", "matplotlib", "ml_dtypes", "tqdm", "onnx", "onnxscript")
+
+
+def mypy_modules() -> str:
+    """pyproject.toml's list of modules mypy types as Any: every backend's framework and
+    its layer's, from the registry, and :data:`MYPY_OTHERS`."""
+    tops = {spec.framework.split(".")[0] for spec in registry()} - {"numpy", "array_api_compat"}
+    for spec in registry():
+        tops |= {requirement_name(r).replace("-", "_") for r in spec.layer_requirements}
+    names = [n for top in sorted(tops | set(MYPY_OTHERS)) for n in (top, f"{top}.*")]
+    lines, line = [], ""
+    for name in names:
+        item = f'"{name}",'
+        if line and len(line) + len(item) > 94:
+            lines.append(line)
+            line = ""
+        line += (" " if line else "") + item
+    return "\n".join([*lines, line]) + "\n"
+
+
 #: Table name (as in the markers) -> the table.
 GENERATED: dict[str, Table] = {
     "backends": Table(backends_rows),
@@ -198,36 +319,59 @@ _MARKERS = {
         r"^[ \t]*<!-- end generated: {} -->",
     ),
     "rst": (r"^([ \t]*)\.\. begin generated: ([\w-]+)\n", r"^[ \t]*\.\. end generated: {}"),
+    "toml": (r"^([ \t]*)# begin generated: ([\w-]+)\n", r"^[ \t]*# end generated: {}"),
 }
 
 
-def update(text: str, fmt: str) -> str:
-    """``text`` with every generated block rendered anew, at its markers' indentation."""
+def _format(path: Path) -> str:
+    return {".md": "markdown", ".toml": "toml"}.get(path.suffix, "rst")
+
+
+def update(text: str, fmt: str, root: Path = ROOT) -> str:
+    """``text`` with every generated block and value rendered anew, each block at its
+    markers' indentation."""
     begin, end = _MARKERS[fmt]
     out, pos = [], 0
     for match in re.finditer(begin, text, re.MULTILINE):
         indent, name = match.groups()
-        if name not in GENERATED:
+        if name not in GENERATED and name not in ("values", "mypy-modules"):
             raise LookupError(f"no generated table {name!r}; known: {sorted(GENERATED)}")
         close = re.compile(end.format(re.escape(name)), re.MULTILINE).search(text, match.end())
         if close is None:
             raise LookupError(f"generated block {name!r} has no end marker")
-        block = GENERATED[name].render(fmt)
+        if name == "values":
+            block = values_block(text, root)
+        elif name == "mypy-modules":
+            block = mypy_modules()
+        else:
+            block = GENERATED[name].render(fmt)
         if fmt == "rst":  # blank lines around the table: the markers are comments
             block = f"\n{block}\n"
         block = "".join(indent + line if line.strip() else line for line in block.splitlines(True))
         out += [text[pos : match.end()], block]
         pos = close.start()
-    return "".join(out) + text[pos:]
+    return update_values("".join(out) + text[pos:], fmt, root)
+
+
+def _files(root: Path) -> list[str]:
+    """:data:`FILES`, and every other page of the docs that quotes a value."""
+    found = list(FILES)
+    for path in sorted((root / "docs").rglob("*.rst")):
+        name = path.relative_to(root).as_posix()
+        if name not in found and "_build" not in path.parts and "_generated" not in path.parts:
+            if ".. begin generated: values" in path.read_text(encoding="utf-8"):
+                found.append(name)
+    return found
 
 
 def stale(root: Path) -> list[str]:
-    """The files under ``root`` whose generated blocks differ from the registry's."""
+    """The files under ``root`` whose generated blocks or values differ from the
+    registry's and the measured tables'."""
     found = []
-    for name in FILES:
+    for name in _files(root):
         path = root / name
         text = path.read_text(encoding="utf-8")
-        if update(text, "markdown" if path.suffix == ".md" else "rst") != text:
+        if update(text, _format(path), root) != text:
             found.append(name)
     return found
 
@@ -237,9 +381,28 @@ def write(root: Path) -> list[str]:
     names = stale(root)
     for name in names:
         path = root / name
-        fmt = "markdown" if path.suffix == ".md" else "rst"
-        path.write_text(update(path.read_text(encoding="utf-8"), fmt), encoding="utf-8")
+        text = update(path.read_text(encoding="utf-8"), _format(path), root)
+        path.write_text(text, encoding="utf-8")
     return names
+
+
+def _stamp_module(root: Path) -> Any:
+    """benchmarks/stamp.py (the benchmarks' folder is not a package)."""
+    spec = importlib.util.spec_from_file_location("_unielu_stamp", root / "benchmarks" / "stamp.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def stale_measurements(root: Path) -> list[str]:
+    """Why each measured table no longer matches the sources it measured (empty if none)."""
+    stamp = _stamp_module(root)
+    return [
+        problem
+        for table in stamp.SOURCES
+        for problem in stamp.problems(table, _measured(root, table), root)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -251,7 +414,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = stale(args.root)
         for name in names:
             print(f"{name}: generated tables are stale: python -m tools.tables", file=sys.stderr)
-        return 1 if names else 0
+        measured = stale_measurements(args.root)
+        for problem in measured:
+            print(problem, file=sys.stderr)
+        return 1 if names or measured else 0
     for name in write(args.root):
         print(f"rewrote {name}")
     return 0

@@ -74,9 +74,26 @@ class BackendSpec:
         Load it at ``import unielu`` when its framework is already imported,
         so that a first call inside a tracer that cannot follow an import
         (Dynamo, under ``torch.compile(fullgraph=True)``) finds it ready.
+    layer_requirements : tuple of str
+        What its layer (``unielu.layers``) needs beyond ``requirement``, each
+        with its floor; may raise ``requirement``'s own (``"jax>=0.6.0"``):
+        the functions work below the layer's floors. Importing the layer
+        below them raises :class:`ImportError` (:meth:`check_layer_version`).
     test_requirements : tuple of str
-        What its nox session installs (default: ``requirement``), each on its
-        own so that a local CPU build of a framework is taken.
+        What its nox session installs (default: ``requirement`` and
+        ``layer_requirements``), each on its own so that a local CPU build of
+        a framework is taken. Those that are not ``requirement`` nor
+        ``layer_requirements`` are for the tests alone; users never need them.
+    newest_tested : str
+        The newest releases its default nox session installed, with the date
+        (``"jax 0.10.2, flax 0.12.8 (2026-11-30)"``): the versions table says it.
+    not_at_floor : str
+        Why its floor is declared, not tested by an ``oldest`` session (empty
+        where one tests it).
+    native_elu : str
+        The framework's own ELU as ``"module:qualname"``, called as
+        ``f(x, alpha)`` (``"module:qualname(x)"`` where it takes no alpha):
+        what ``unielu bench`` times unielu against; empty where there is none.
     test_env : tuple of dict
         Environments its test session runs the matrix under, one run each.
     module : str
@@ -96,13 +113,18 @@ class BackendSpec:
     gpu: bool = False
     needs_gpu: bool = False
     load_early: bool = False
+    layer_requirements: tuple[str, ...] = ()
     test_requirements: tuple[str, ...] = ()
+    newest_tested: str = ""
+    not_at_floor: str = ""
+    native_elu: str = ""
     test_env: tuple[dict[str, str], ...] = ({},)
     module: str = ""
 
     def __post_init__(self) -> None:
         if not self.test_requirements:
-            object.__setattr__(self, "test_requirements", (self.requirement,))
+            requirements = (self.requirement, *self.layer_requirements)
+            object.__setattr__(self, "test_requirements", requirements)
         if self.needs_gpu:
             object.__setattr__(self, "gpu", True)
         if not self.module:
@@ -187,6 +209,56 @@ class BackendSpec:
                 f'pip install -U "{self.requirement}"'
             )
 
+    def check_layer_version(self, layer: str) -> None:
+        """Raise :class:`ImportError` if a distribution the layer ``layer`` (its
+        module's name) needs is older than its floor in ``layer_requirements``."""
+        import importlib.metadata
+
+        for requirement in self.layer_requirements:
+            found = requirement_floor(requirement)
+            if found is None:
+                continue
+            name, floor = found
+            try:
+                version = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                continue  # importing the layer names what is missing
+            if release(version) < release(floor):
+                needs = " ".join(f'"{r}"' for r in self.layer_requirements)
+                raise ImportError(
+                    f"{layer} needs {name} >= {floor}; {name} {version} is installed "
+                    f"(unielu.elu works on {self.framework} >= {self.floor()}; the layer "
+                    f"needs more). Upgrade it: pip install -U {needs}"
+                )
+
+    def oldest_requirements(self, layer: bool = False) -> tuple[str, ...]:
+        """What its ``oldest`` nox session installs, each floor to be pinned.
+
+        The functions' floors (``layer`` False): the test requirements without
+        those the layer alone needs, whose floors may not go with the
+        functions'. The layer's floors (``layer`` True, only where
+        ``layer_requirements`` raises a floor): every test requirement, with
+        the layer's bounds in place of the others' for the same distribution.
+        """
+        own = {requirement_name(r) for r in self.layer_requirements}
+        if not layer:
+            keep = {requirement_name(self.requirement)}
+            return tuple(r for r in self.test_requirements if requirement_name(r) not in own - keep)
+        by_name = {requirement_name(r): r for r in self.layer_requirements}
+        found = [by_name.pop(requirement_name(r), r) for r in self.test_requirements]
+        return (*found, *by_name.values())
+
+    def layer_raises_floors(self) -> bool:
+        """Whether the layer needs a newer release than the functions do (then
+        the functions and the layer are tested at their floors apart)."""
+        base = requirement_floor(self.requirement)
+        name = requirement_name(self.requirement)
+        for requirement in self.layer_requirements:
+            found = requirement_floor(requirement)
+            if found and base and requirement_name(requirement) == name:
+                return release(found[1]) > release(base[1])
+        return False
+
     def load(self) -> ModuleType:
         """The implementation module (this imports the framework).
 
@@ -205,6 +277,12 @@ def requirement_floor(requirement: str) -> tuple[str, str] | None:
     for ``"jax>=0.4.35"``, ``None`` for one with no ``>=`` bound."""
     match = _FLOOR.match(requirement)
     return (match.group(1), match.group(2)) if match else None
+
+
+def requirement_name(requirement: str) -> str:
+    """A requirement's distribution name, normalised (``-cpu`` builds as their framework)."""
+    name = re.split(r"[\[<>=!~; ]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower().removesuffix("-cpu")
 
 
 def release(version: str) -> tuple[int, ...]:
@@ -249,6 +327,7 @@ def spec_from_dict(spec: dict[str, Any], module: str = "") -> BackendSpec:
     fields["types"] = tuple(fields["types"])
     fields["test_env"] = tuple(fields.get("test_env", ({},)))
     fields["test_requirements"] = tuple(fields.get("test_requirements", ()))
+    fields["layer_requirements"] = tuple(fields.get("layer_requirements", ()))
     return BackendSpec(**fields, module=module)
 
 

@@ -37,6 +37,7 @@ SPEC = {
     "priority": 100,
     "types": ["*"],
     "description": "any array with __array_namespace__ (Array API standard)",
+    "newest_tested": "array-api-compat 1.16.0, array-api-strict 2.6.1",
 }
 
 

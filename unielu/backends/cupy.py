@@ -41,6 +41,8 @@ SPEC = {
     "description": "a CuPy array",
     "mutable": True,
     "needs_gpu": True,
+    "newest_tested": "cupy-cuda12x 14.2 (on an NVIDIA H200)",
+    "not_at_floor": "declared; tested on a GPU machine only, at the newest release (nox -s gpu)",
 }
 
 

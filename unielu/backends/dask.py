@@ -38,6 +38,7 @@ SPEC = {
     # distributed: the tests on a LocalCluster (tests/test_dask_distributed.py)
     # (distributed follows the dask release it is installed with)
     "test_requirements": ["dask[array]>=2024.1.1", "distributed"],
+    "newest_tested": "dask 2026.8.0",
 }
 
 

@@ -25,7 +25,10 @@ from unielu.backends import _formulas
 SPEC = {
     "name": "jax",
     "framework": "jax",
-    "requirement": "jax>=0.6.0",
+    # The functions' floor; the Flax layer needs more (layer_requirements).
+    "requirement": "jax>=0.4.35",
+    # Flax 0.11's API (docs/versions.rst), and Flax 0.11 needs JAX 0.6.
+    "layer_requirements": ["flax>=0.11.0", "jax>=0.6.0"],
     "priority": 40,
     "types": ["jax:Array"],
     "description": "a JAX array or tracer",
@@ -36,7 +39,9 @@ SPEC = {
     # ints promote to float32, then to float64 with x64 on: both are tested
     "test_env": [{}, {"JAX_ENABLE_X64": "1"}],
     # flax, optax: the Flax NNX layer and its models; flatbuffers: jax.export's serialization
-    "test_requirements": ["jax>=0.6.0", "flax>=0.11.0", "optax>=0.2.4", "flatbuffers"],
+    "test_requirements": ["jax>=0.4.35", "flax>=0.11.0", "optax>=0.2.4", "flatbuffers"],
+    "newest_tested": "jax 0.10.2, flax 0.12.8",
+    "native_elu": "jax.nn:elu",
 }
 
 

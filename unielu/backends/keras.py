@@ -59,6 +59,7 @@ SPEC = {
     "test_env": [
         {"KERAS_BACKEND": "tensorflow"}, {"KERAS_BACKEND": "jax"}, {"KERAS_BACKEND": "torch"},
     ],
+    "newest_tested": "keras 3.15.1",
 }  # fmt: skip
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")  # not float8_*

@@ -44,6 +44,8 @@ SPEC = {
     "autodiff": True,
     # On Linux mlx alone has no backend: mlx[cpu] adds it (mlx-cpu)
     "test_requirements": ["mlx[cpu]>=0.32.3"],
+    "newest_tested": "mlx 0.32.4 (Linux CPU, mlx-cpu)",
+    "native_elu": "mlx.nn:elu",
 }
 
 _HALF = (mx.float16, mx.bfloat16)

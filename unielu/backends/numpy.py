@@ -43,6 +43,7 @@ SPEC = {
     "mutable": True,
     # The matrix runs twice: on the compiled kernel, and on the pure-NumPy fallback.
     "test_env": [{}, {"UNIELU_KERNEL": "numpy"}],
+    "newest_tested": "numpy 2.4.6",
 }  # fmt: skip
 
 

@@ -85,6 +85,8 @@ SPEC = {
     "test_requirements": ["paddlepaddle>=3.0.0", "setuptools", "paddle2onnx", "onnxruntime"],
     # Paddle logs to stderr through glog at import; the tests keep to errors.
     "test_env": [{"GLOG_minloglevel": "2", "FLAGS_call_stack_level": "1"}],
+    "newest_tested": "paddlepaddle 3.3.1 (CPU)",
+    "native_elu": "paddle.nn.functional:elu",
 }
 
 # to_static's AST mode rewrites the Python functions a program calls, unless their

@@ -60,6 +60,8 @@ SPEC = {
         "onnxruntime",
         "ai-edge-litert",
     ],
+    "newest_tested": "tensorflow-cpu 2.21.0",
+    "native_elu": "tensorflow:nn.elu(x)",
 }
 
 

@@ -74,6 +74,10 @@ SPEC = {
     "load_early": True,
     # onnx*: the ONNX export test of the layer (tests/test_torch_models.py)
     "test_requirements": ["torch>=2.6", "onnx", "onnxscript", "onnxruntime"],
+    "newest_tested": "torch 2.13.0 (CPU)",
+    "not_at_floor": "declared; tested: 2.13 CPU only "
+    "(older releases are CUDA builds of several GB)",
+    "native_elu": "torch.nn.functional:elu",
 }
 
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax.numpy as jnp
-from flax import nnx
+from unielu._registry import get_spec
 
-import unielu
-from unielu._checks import check_layer_alpha
+# The layer's floors are above the functions' (the jax SPEC's layer_requirements):
+# refused by name before an older Flax fails in its own words.
+get_spec("jax").check_layer_version(__name__)
+
+import jax.numpy as jnp  # noqa: E402
+from flax import nnx  # noqa: E402
+
+import unielu  # noqa: E402
+from unielu._checks import check_layer_alpha  # noqa: E402
 
 # A Param's value: get_value() where Flax has it (0.12.x deprecates .value);
 # .value before (indexing with [...] fails on a float Param in 0.11-0.12.0).
