@@ -104,6 +104,7 @@ def main() -> None:
     for row in rows:
         print(row)
     print(f"wrote {out}")
+    stamp.refresh_prose()
 
 
 if __name__ == "__main__":

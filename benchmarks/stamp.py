@@ -189,3 +189,18 @@ def problems(table: str, data: dict[str, Any], root: Path = ROOT) -> list[str]:
         f"{where} is stale: its sources changed since it was measured at "
         f"{stamp.get('commit', '?')[:10]} ({'; '.join(parts)}); {fix}"
     ]
+
+
+def refresh_prose() -> None:
+    """Rewrite the numbers README.md and the docs quote from the tables (python -m
+    tools.tables), after a table is written."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("_unielu_tables", ROOT / "tools" / "tables.py")
+    assert spec is not None and spec.loader is not None
+    tables = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = tables  # dataclasses looks its module up there
+    spec.loader.exec_module(tables)
+    for name in tables.write(ROOT):
+        print(f"rewrote {name}")

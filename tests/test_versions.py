@@ -68,15 +68,32 @@ def test_every_requirement_has_a_floor(name):
 
 
 def test_a_framework_has_one_floor_wherever_it_is_named():
+    """One floor per framework for the functions; a layer (layer_requirements) or
+    another backend's tests (Keras's JAX) may only ask for a newer release."""
     named = _dependencies()
+    higher: list[str] = []
     for spec in registry():
-        named += [spec.requirement, *spec.test_requirements]
+        own = _name(spec.requirement)
+        named += [spec.requirement, *spec.layer_requirements]
+        named += [r for r in spec.test_requirements if _name(r) == own]
+        higher += [r for r in spec.test_requirements if _name(r) != own]
     floors: dict[str, set[str]] = {}
     for requirement in named:
         found = requirement_floor(requirement)
         if found:
             floors.setdefault(_name(found[0]), set()).add(found[1])
+    for spec in registry():  # a layer's floor for its own framework: above the functions'
+        floors[_name(spec.requirement)] -= {
+            requirement_floor(r)[1]
+            for r in spec.layer_requirements
+            if _name(r) == _name(spec.requirement)
+        }
     assert {name: f for name, f in floors.items() if len(f) > 1} == {}
+    for requirement in higher:
+        found = requirement_floor(requirement)
+        if found and _name(found[0]) in floors:
+            (floor,) = floors[_name(found[0])]
+            assert release(found[1]) >= release(floor), requirement
     for name in ("numpy", "array-api-compat"):  # unielu's own dependencies are backends' too
         assert name in floors
 

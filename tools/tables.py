@@ -132,7 +132,7 @@ def spec_keys_rows(code: str) -> Rows:
         if f.default is dataclasses.MISSING:
             default = "required"
         elif f.name == "test_requirements":
-            default = f"{code}[requirement]{code}"
+            default = f"{code}[requirement, *layer_requirements]{code}"
         elif f.name == "test_env":
             default = f"{code}[{{}}]{code}"
         else:
@@ -160,17 +160,21 @@ def _test_floors(spec: BackendSpec, code: str) -> str:
     return ", ".join(f"{code}{r}{code}" for r in extra) or "-"
 
 
-def _how(spec: BackendSpec) -> str:
+def _how(spec: BackendSpec, code: str) -> str:
     if spec.not_at_floor:
         return spec.not_at_floor
     python = "3.10" if spec.name == "numpy" else "3.11"
+
+    def nox(session: str) -> str:
+        return f'{code}nox -s "tests({session})"{code}'
+
+    oldest = f"{nox(f'{spec.name}, oldest')} (Python {python})"
     if spec.layer_raises_floors():
-        return (
-            f'both ends: nox -s "tests({spec.name}, oldest)" (the functions\' floors), '
-            f'"tests({spec.name}-layer, oldest)" (the layer\'s) (Python {python}), '
-            f'"tests({spec.name})"'
+        oldest = (
+            f"{nox(f'{spec.name}, oldest')} (the functions), "
+            f"{nox(f'{spec.name}-layer, oldest')} (the layer) (Python {python})"
         )
-    return f'both ends: nox -s "tests({spec.name}, oldest)" (Python {python}), "tests({spec.name})"'
+    return f"both ends: {oldest}, {nox(spec.name)}"
 
 
 def versions_rows(code: str) -> Rows:
@@ -183,7 +187,7 @@ def versions_rows(code: str) -> Rows:
             _user_floors(spec, code),
             _test_floors(spec, code),
             spec.newest_tested or "-",
-            _how(spec),
+            _how(spec, code),
         ]
         for spec in registry()
     ]

@@ -47,7 +47,7 @@ class BackendSpec:
         The module whose presence makes the backend installed.
     requirement : str
         What to ``pip install`` to use it, with its lower bound (the oldest
-        supported release, ``"jax>=0.6.0"``): the one place the floor is said.
+        supported release, ``"jax>=0.4.35"``): the one place the floor is said.
         Below it, loading the backend raises :class:`ImportError`.
     priority : int
         Backends are tried in increasing priority: specific frameworks before
@@ -78,15 +78,16 @@ class BackendSpec:
         What its layer (``unielu.layers``) needs beyond ``requirement``, each
         with its floor; may raise ``requirement``'s own (``"jax>=0.6.0"``):
         the functions work below the layer's floors. Importing the layer
-        below them raises :class:`ImportError` (:meth:`check_layer_version`).
+        below them raises :class:`ImportError` (``check_layer_version``).
     test_requirements : tuple of str
         What its nox session installs (default: ``requirement`` and
         ``layer_requirements``), each on its own so that a local CPU build of
         a framework is taken. Those that are not ``requirement`` nor
         ``layer_requirements`` are for the tests alone; users never need them.
     newest_tested : str
-        The newest releases its default nox session installed, with the date
-        (``"jax 0.10.2, flax 0.12.8 (2026-11-30)"``): the versions table says it.
+        The newest releases its default nox session installed (``"jax 0.10.2,
+        flax 0.12.8"``), updated by hand when they change: the versions table
+        says it.
     not_at_floor : str
         Why its floor is declared, not tested by an ``oldest`` session (empty
         where one tests it).
