@@ -108,7 +108,7 @@ def _ratio(data: dict[str, Any], case: str, size: int) -> float | None:
 def _ratio_cell(ratio: float | None) -> str:
     if ratio is None:
         return "—"
-    return f"{ratio:.2f}" if ratio >= 1 else f"{ratio:.2f} ({1 / ratio:.1f}x faster)"
+    return f"{ratio:.2f}" if ratio > 0.5 else f"{ratio:.2f} ({1 / ratio:.1f}x faster)"
 
 
 def summary_rst(data: dict[str, Any]) -> str:
