@@ -128,14 +128,15 @@ def test_models_table_renders_each_row(monkeypatch):
         "skipped": {"jax": "not installed: jax"},
     }
     table = _cells(render.models_rst(results))
-    assert table[0] == ["case", "unielu (ms)", "framework's own (ms)", "ratio", "target", "met"]
+    # The verdict first, in a narrow column: met or missed at a glance.
+    assert table[0] == ["", "case", "unielu (ms)", "framework's own (ms)", "ratio", "target"]
     limit = {case: f"{models.TARGETS[case]:.2f}" for case, _ in given if case in models.TARGETS}
-    assert table[1] == ["torch.cnn-train; against nn.ELU", "3", "2", "1.50",
-                        limit["torch.cnn-train"], "**no**"]  # fmt: skip
-    assert table[2] == ["torch.cnn-inference; against nn.ELU", "1", "2", "0.50",
-                        limit["torch.cnn-inference"], "yes"]  # fmt: skip
-    assert table[3] == ["torch.mlp-train; against nn.ELU", "2.5", "2", "1.25", "—", "—"]
-    assert table[4][3] == "error: RuntimeError: no"
+    assert table[1] == ["**missed**", "torch.cnn-train; against nn.ELU", "3", "2", "1.50",
+                        limit["torch.cnn-train"]]  # fmt: skip
+    assert table[2] == ["met", "torch.cnn-inference; against nn.ELU", "1", "2", "0.50",
+                        limit["torch.cnn-inference"]]  # fmt: skip
+    assert table[3] == ["—", "torch.mlp-train; against nn.ELU", "2.5", "2", "1.25", "—"]
+    assert table[4][4] == "error: RuntimeError: no"
     assert "Not measured: jax (not installed: jax)" in render.models_rst(results)
     assert render.models_rst(None).startswith("Not measured yet")
     printed = models.format_results(results)
