@@ -382,7 +382,7 @@ def test_a_stamp_goes_stale_when_a_measured_source_changes(stamp, tmp_path):
         CODE.replace("a comment", "another")
         .replace("Its docstring.", "Says more.")
         .replace('"x",', '"y",')
-        .replace("return x + 1", "return (\n        x + 1\n    )")
+        .replace("def f(x):", "def f(\n    x,\n):")
     )
     _tree(tmp_path, {"unielu/backends/x.py": edited, "unielu/cli.py": "A = 2\n"})
     assert stamp.problems("differences", data, tmp_path) == []
