@@ -173,7 +173,9 @@ def _dependencies() -> list[str]:
     return re.findall(r'"([^"]+)"', found.group(1))
 
 
-def _install_backends(session: nox.Session, specs: list[Any], oldest: bool = False) -> list[str]:
+def _install_backends(
+    session: nox.Session, specs: list[Any], oldest: bool = False, layer: bool = False
+) -> list[str]:
     """Installs the backends' test requirements (their SPEC's) and returns the pip
     arguments that hold them for what is installed next.
 
@@ -184,7 +186,11 @@ def _install_backends(session: nox.Session, specs: list[Any], oldest: bool = Fal
     2.16's numpy<2 and protobuf<5) where a later call would upgrade them for the
     newest release of another requirement (onnx, through tf2onnx).
     """
-    requirements = [r for spec in specs for r in spec.test_requirements]
+    requirements = [
+        r
+        for spec in specs
+        for r in (spec.oldest_requirements(layer) if oldest else spec.test_requirements)
+    ]
     constraints: list[str] = []
     if oldest:
         numpy = any(spec.name == "numpy" for spec in specs)
@@ -216,6 +222,9 @@ def _test_params() -> list[Any]:
         (floor,) = _floors([backend.requirement])
         if _requirement(floor) == [floor]:  # not where a local CPU build stands in (torch)
             params.append(nox.param(python, backend.name, True, id=f"{backend.name}, oldest"))
+            if backend.layer_raises_floors():  # the layer's floors, apart from the functions'
+                layer = f"{backend.name}-layer"
+                params.append(nox.param(python, layer, True, id=f"{layer}, oldest"))
     return params
 
 
@@ -247,12 +256,13 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
     ``>=`` bound of the backend's SPEC, and of unielu's own dependencies for
     NumPy), held as pip constraints while the test tools are installed.
     """
-    spec = next(b for b in REGISTRY if b.name == backend)
+    name = backend.removesuffix("-layer")  # "jax-layer": the layer's floors
+    spec = next(b for b in REGISTRY if b.name == name)
     if spec.needs_gpu and not _cuda_device():
         session.skip(
             f"no CUDA device on this machine (nvidia-smi finds none): {backend} cannot run"
         )
-    constraints = _install_backends(session, [spec], oldest=oldest)
+    constraints = _install_backends(session, [spec], oldest=oldest, layer=name != backend)
     session.install(*constraints, "-e", ".[test,plot]")
     if oldest:
         session.run("python", "-c", _FREEZE, silent=False)
@@ -268,7 +278,7 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
     envs = spec.test_env if session.python == MAIN or oldest else spec.test_env[:1]
     for run, env in enumerate(envs):
         session.run(
-            "python", "-m", "pytest", "tests", f"--backend={backend}", "-p", "no:cacheprovider",
+            "python", "-m", "pytest", "tests", f"--backend={name}", "-p", "no:cacheprovider",
             "--durations=10", *_junit(session, run), *extra, *session.posargs, env=env,
         )  # fmt: skip
 
