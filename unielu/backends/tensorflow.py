@@ -170,13 +170,25 @@ def _derivative(x: tf.Tensor, a: Any, portable: bool = False) -> tf.Tensor:
     return tf.cast(_formulas.derivative(w, a, OPS, w.dtype.name, portable), x.dtype)
 
 
+def _grad_x(dy: tf.Tensor, x: tf.Tensor, a: Any, portable: bool) -> tf.Tensor:
+    """``dy * elu_derivative(x)``, as a select with ``dy`` itself where ``x > 0``
+    (the same values: the derivative is 1 there). A select, as tf.nn.elu's
+    gradient is, not a product: XLA's CPU backend hands the reduction that
+    usually follows (a bias's gradient) to its fast library (YNNPACK) unless
+    the reduced operand is a multiplication, and then runs it as a slow loop
+    fused with the whole derivative."""
+    w = _widen(x)
+    pos = w > 0 if portable else _formulas.positive(w, OPS)
+    return tf.where(pos, dy, dy * _derivative(x, a, portable))
+
+
 def _elu(x: tf.Tensor, a: Any, portable: bool = False) -> tf.Tensor:
     """elu with a number alpha (a constant): the gradient is for x alone."""
 
     @tf.custom_gradient
     def f(x: tf.Tensor) -> Any:
         # The gradient is made of differentiable ops: second derivatives follow.
-        return _forward(x, a, portable), lambda dy: dy * _derivative(x, a, portable)
+        return _forward(x, a, portable), lambda dy: _grad_x(dy, x, a, portable)
 
     return f(x)
 
@@ -206,7 +218,7 @@ def _elu_tensor_alpha(x: tf.Tensor, a: tf.Tensor, portable: bool = False) -> tf.
             da = tf.cast(dy, w.dtype) * unit
             # Summed over the dimensions alpha was broadcast along.
             axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.shape(a), s1=tf.shape(da))
-            dx = dy * _derivative(x, a, portable)
+            dx = _grad_x(dy, x, a, portable)
             return dx, tf.reshape(tf.reduce_sum(da, axes), tf.shape(a))
 
         return _forward(x, a, portable), grad
