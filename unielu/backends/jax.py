@@ -138,7 +138,11 @@ def _elu_jvp(primals: tuple[Any, Any], tangents: tuple[Any, Any]) -> tuple[Any, 
     y = _elu_core(x, alpha)
     terms = []
     if not isinstance(tx, SymbolicZero):
-        terms.append(tx * _derivative(x, alpha))
+        # tx itself where x > 0 (the derivative is 1 there): the transpose is then
+        # no product of the cotangent, which XLA's CPU backend would not hand to
+        # its fast reduction (YNNPACK) when a bias's gradient sums it.
+        pos = _formulas.positive(_widen(x), OPS)
+        terms.append(jnp.where(pos, tx, tx * _derivative(x, alpha)))
     if not isinstance(ta, SymbolicZero):
         w = _widen(x)
         terms.append((ta.astype(w.dtype) * _d_elu_d_alpha(w)).astype(x.dtype))
