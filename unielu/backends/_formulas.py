@@ -184,10 +184,12 @@ def derivative(w: Any, alpha: Any, ops: Ops, dtype: str, portable: bool = False)
     else:
         negative = ops.where(pos, 0.0, w)
     # One exp for both branches (a select computes both): exp(w/2) where exp(w)
-    # alone would be subnormal, then alpha * e * e; exp(w) elsewhere.
+    # alone would be subnormal, then alpha * e * e; exp(w) elsewhere, times 1.
+    # Not a select of alpha * e * e and alpha * e: with alpha 1, XLA rewrites
+    # e * e into exp(w/2 + w/2), a second exp over every element.
     small = negative < log_smallest_normal
     e = ops.exp(ops.where(small, 0.5 * negative, negative))
-    return ops.where(pos, 1.0, ops.where(small, (alpha * e) * e, alpha * e))
+    return ops.where(pos, 1.0, (alpha * e) * ops.where(small, e, 1.0))
 
 
 def elu_alpha(w: Any, ops: Ops, dtype: str) -> Any:
