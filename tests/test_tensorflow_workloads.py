@@ -1,7 +1,8 @@
 """TensorFlow workloads: every route an eager or traced call can take gives the
 contract's values; alpha is data (no trace or compilation per value); eager
 shapes seen once compile nothing; an array alpha is checked and
-differentiable; nothing is printed inside a user's tf.function."""
+differentiable; nothing is printed inside a user's tf.function; the gradient under
+XLA computes one exp."""
 
 from __future__ import annotations
 
@@ -350,3 +351,23 @@ def test_ops_in_a_users_function_are_marked_for_xla(backend, source):
     assert marked and all(marked), marked
     calls = [op for op in graph.get_operations() if op.type.endswith("PartitionedCall")]
     assert calls and not any(op.node_def.attr["_XlaMustCompile"].b for op in calls)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 1.5])
+@pytest.mark.parametrize("source", ["graph input", "after arithmetic"])
+def test_the_gradient_under_xla_computes_one_exp(backend, source, alpha):
+    """The derivative needs one exp per element; with alpha 1, XLA's simplifier
+    would turn a product ``e * e`` of the same exp into a second exp."""
+    x = tf.constant(np.linspace(-100, 3, 4096, dtype=np.float32))
+    b = tf.zeros([])
+
+    @tf.function(jit_compile=True)
+    def gradient(x, b):
+        with tf.GradientTape() as tape:
+            tape.watch([x, b])
+            v = x + b if source == "after arithmetic" else x
+            loss = tf.reduce_sum(unielu.elu(v, alpha) * x)
+        return tape.gradient(loss, b if source == "after arithmetic" else x)
+
+    hlo = gradient.experimental_get_compiler_ir(x, b)(stage="optimized_hlo")
+    assert hlo.count("exponential(") == 1, hlo
