@@ -130,9 +130,20 @@ def _not_applicable(item: pytest.Item, name: str) -> str | None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # A line that does not apply to a backend is skipped with the reason, so the
     # summary (-ra) says which lines each backend does not have and why.
+    under_test = config.unielu_backends  # type: ignore[attr-defined]
     for item in items:
         name = getattr(item, "callspec", None) and item.callspec.params.get("backend")
         if not name:
+            # A line without the backend fixture (the NumPy kernel's) runs once, in the
+            # sessions of the backends it names, not again in every other session.
+            only = item.get_closest_marker("only")
+            if only is not None and not set(only.args) & set(under_test):
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"not applicable: applies to {', '.join(only.args)} only: "
+                        f"{only.kwargs.get('reason', '')}, not under test here"
+                    )
+                )
             continue
         why = _not_applicable(item, name)
         if why:
