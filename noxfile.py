@@ -3,7 +3,9 @@
 The test sessions come from unielu's registry of backends (one per backend,
 ``nox -s "tests(torch)"``): each installs its framework and runs the
 conformance matrix with ``--backend NAME``; if the framework cannot be
-imported the run fails.
+imported the run fails. Each pytest run is spread over one pytest-xdist worker
+per core; what keeps the default run's time down is said at XDIST below and in
+docs/adding-a-backend.rst ("CI time").
 """
 
 from __future__ import annotations
@@ -237,6 +239,21 @@ nox.options.sessions = [
 ]
 
 
+# -- CI time ---------------------------------------------------------------------------
+# The default run is kept under 30 minutes on 2 cores (docs/adding-a-backend.rst,
+# "CI time"), without leaving any test out of it:
+# - each pytest run is spread over one worker per core by pytest-xdist; a module of
+#   distributed tests stays on one worker (tests/conftest.py), its engine started
+#   once. ``-- -n 0`` (the posargs come last) runs a session in one process;
+# - a test without the backend fixture runs in the sessions of the backends its
+#   ``only`` marker names (tests/conftest.py): the NumPy kernel's tests run in the
+#   NumPy sessions, not in every session again;
+# - the model benchmark's cases are run by ``nox -s bench``, marked bench.
+# At most 4 workers: each imports its framework (the Keras session: three), and a
+# distributed test starts processes of its own.
+XDIST = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup"]
+
+
 #: What is installed, as ``pip freeze`` would say (a uv environment has no pip).
 _FREEZE = (
     "import importlib.metadata as m; "
@@ -279,7 +296,7 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
     for run, env in enumerate(envs):
         session.run(
             "python", "-m", "pytest", "tests", f"--backend={name}", "-p", "no:cacheprovider",
-            "--durations=10", *_junit(session, run), *extra, *session.posargs, env=env,
+            "--durations=10", *XDIST, *_junit(session, run), *extra, *session.posargs, env=env,
         )  # fmt: skip
 
 
@@ -334,7 +351,9 @@ def package(session: nox.Session) -> None:
         "import unielu; assert 'site-packages' in unielu.__file__, unielu.__file__; "
         "print('testing', unielu.__file__)",
     )  # fmt: skip
-    session.run("pytest", "tests", "--backend=numpy", "-p", "no:cacheprovider", *_junit(session, 0))
+    session.run(
+        "pytest", "tests", "--backend=numpy", "-p", "no:cacheprovider", *XDIST, *_junit(session, 0),
+    )  # fmt: skip
 
 
 @nox.session(python=MAIN, default=False)

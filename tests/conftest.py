@@ -127,10 +127,18 @@ def _not_applicable(item: pytest.Item, name: str) -> str | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # A line that does not apply to a backend is skipped with the reason, so the
     # summary (-ra) says which lines each backend does not have and why.
     under_test = config.unielu_backends  # type: ignore[attr-defined]
+    # Under pytest-xdist (the nox sessions: -n auto --dist loadgroup), a distributed
+    # module runs on one worker: its engine, started once by a module fixture, is
+    # not started again by the other worker, nor run beside another engine.
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            if item.get_closest_marker("distributed"):
+                item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     for item in items:
         name = getattr(item, "callspec", None) and item.callspec.params.get("backend")
         if not name:

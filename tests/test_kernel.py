@@ -482,7 +482,7 @@ def test_subclass_refusing_ufuncs_is_a_type_error_naming_x(path):
 @compiled
 @pytest.mark.only("dask", reason="the kernel's ufuncs on Dask blocks")
 def test_dask_map_blocks_with_the_ufunc():
-    import dask.array as da
+    da = pytest.importorskip("dask.array", reason="dask is not installed")
     ufuncs = numpy_backend._ufuncs
     x = np.linspace(-5, 5, 1000)
     d = da.from_array(x, chunks=100)
