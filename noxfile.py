@@ -105,7 +105,7 @@ def _cuda_device() -> bool:
 _REPORTS: list[tuple[str, str]] = []
 
 
-def _junit(session: nox.Session, run: int) -> list[str]:
+def _junit(session: nox.Session, run: int | str) -> list[str]:
     path = os.path.join(session.create_tmp(), f"junit-{run}.xml")
     if os.path.exists(path):
         os.remove(path)
@@ -242,9 +242,9 @@ nox.options.sessions = [
 # -- CI time ---------------------------------------------------------------------------
 # The default run is kept under 30 minutes on 2 cores (docs/adding-a-backend.rst,
 # "CI time"), without leaving any test out of it:
-# - each pytest run is spread over one worker per core by pytest-xdist; a module of
-#   distributed tests stays on one worker (tests/conftest.py), its engine started
-#   once. ``-- -n 0`` (the posargs come last) runs a session in one process;
+# - each pytest run is spread over one worker per core by pytest-xdist (``-- -n 0``,
+#   the posargs come last, runs it in one process); the distributed tests, which
+#   start engines of several processes under a time limit, run after it, alone;
 # - a test without the backend fixture runs in the sessions of the backends its
 #   ``only`` marker names (tests/conftest.py): the NumPy kernel's tests run in the
 #   NumPy sessions, not in every session again;
@@ -252,6 +252,13 @@ nox.options.sessions = [
 # At most 4 workers: each imports its framework (the Keras session: three), and a
 # distributed test starts processes of its own.
 XDIST = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup"]
+#: The test modules that mark tests ``distributed`` (pyproject.toml's markers):
+#: those tests run after the others, alone in one process.
+DISTRIBUTED_MODULES = sorted(
+    os.path.relpath(path, ROOT)
+    for path in glob.glob(os.path.join(ROOT, "tests", "test_*.py"))
+    if "mark.distributed" in open(path, encoding="utf-8").read()
+)
 
 
 #: What is installed, as ``pip freeze`` would say (a uv environment has no pip).
@@ -285,18 +292,27 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
         session.run("python", "-c", _FREEZE, silent=False)
     # The bench marker: the model benchmark's cases, which nox -s bench runs.
     if backend == "numpy":  # all the tests, the framework-free modules among them
-        extra = ["--doctest-modules", "unielu/__init__.py", "-m", "not bench"]
+        doctests, marks = ["--doctest-modules", "unielu/__init__.py"], "not bench"
     else:  # the framework_free marker (pyproject.toml): those run in the NumPy sessions
-        extra = ["-m", "not framework_free and not bench"]
+        doctests, marks = [], "not framework_free and not bench"
     # Every environment of the SPEC on the main Python and at the floors; on the
     # other Pythons the first only. For NumPy the second is the pure-NumPy
     # fallback (UNIELU_KERNEL=numpy): the same Python code on every version,
     # where the compiled kernel, built for each version, runs on each.
     envs = spec.test_env if session.python == MAIN or oldest else spec.test_env[:1]
+    common = [f"--backend={name}", "-p", "no:cacheprovider", "--durations=10"]
     for run, env in enumerate(envs):
         session.run(
-            "python", "-m", "pytest", "tests", f"--backend={name}", "-p", "no:cacheprovider",
-            "--durations=10", *XDIST, *_junit(session, run), *extra, *session.posargs, env=env,
+            "python", "-m", "pytest", "tests", *common, *XDIST, *_junit(session, run), *doctests,
+            "-m", f"({marks}) and not distributed", *session.posargs, env=env,
+        )  # fmt: skip
+        # Then the distributed tests, alone in one process: each starts an engine of
+        # several processes under a time limit, which a worker beside it would slow.
+        # Only the modules that mark tests distributed are collected (no test: exit 5).
+        session.run(
+            "python", "-m", "pytest", *DISTRIBUTED_MODULES, *common,
+            *_junit(session, f"{run}-distributed"), "-m", f"({marks}) and distributed",
+            *session.posargs, env=env, success_codes=[0, 5],
         )  # fmt: skip
 
 

@@ -132,9 +132,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # A line that does not apply to a backend is skipped with the reason, so the
     # summary (-ra) says which lines each backend does not have and why.
     under_test = config.unielu_backends  # type: ignore[attr-defined]
-    # Under pytest-xdist (the nox sessions: -n auto --dist loadgroup), a distributed
-    # module runs on one worker: its engine, started once by a module fixture, is
-    # not started again by the other worker, nor run beside another engine.
+    # Under pytest-xdist with --dist loadgroup, a distributed module runs on one
+    # worker: its engine, started once by a module fixture, is not started again by
+    # another worker. (The nox sessions run the distributed tests after, alone.)
     if config.pluginmanager.hasplugin("xdist"):
         for item in items:
             if item.get_closest_marker("distributed"):
