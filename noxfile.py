@@ -240,8 +240,8 @@ nox.options.sessions = [
 
 
 # -- CI time ---------------------------------------------------------------------------
-# The default run is kept under 30 minutes on 2 cores (docs/adding-a-backend.rst,
-# "CI time"), without leaving any test out of it:
+# The default run has a budget of 30 minutes on 2 cores (docs/adding-a-backend.rst,
+# "CI time"), every test in it:
 # - each pytest run is spread over one worker per core by pytest-xdist (``-- -n 0``,
 #   the posargs come last, runs it in one process); the distributed tests, which
 #   start engines of several processes under a time limit, run after it, alone;
