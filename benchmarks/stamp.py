@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _PACKAGE = ["unielu/*.py", "unielu/backends/*.py", "unielu/*.c", "unielu/*.h"]
 _NOT_MEASURED = {"unielu/cli.py", "unielu/__main__.py"}
 #: The test adapters (each framework's own ELU, its arrays, its bench cases).
-_ADAPTERS = ["tests/backends.py", "tests/adapters/*.py", "benchmarks/testkit.py"]
+_ADAPTERS = ["tests/adapter.py", "tests/adapters/*.py", "benchmarks/testkit.py"]
 
 #: Table (its JSON file in benchmarks/) -> the files its numbers depend on.
 SOURCES: dict[str, list[str]] = {

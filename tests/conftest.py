@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # precompiled header of over 100 MB in /tmp for every new environment, never removed.
 os.environ.setdefault("TORCHINDUCTOR_CPP_CACHE_PRECOMPILE_HEADERS", "0")
 
-from backends import ADAPTERS
+from adapter import ADAPTERS
 
 from unielu._registry import get_spec, registry
 
@@ -90,7 +90,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def backend(request: pytest.FixtureRequest) -> object:
-    """The adapter (tests/backends.py) of the backend under test, one per session."""
+    """The adapter (tests/adapter.py) of the backend under test, one per session."""
     return ADAPTERS[request.param]({"device": request.config.getoption("--device")})
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from backends import ADAPTERS
+from adapter import ADAPTERS
 
 from unielu._registry import get_spec, registry
 from unielu.cli import main

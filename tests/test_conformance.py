@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from backends import FLOATS, INTS
+from adapter import FLOATS, INTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import (

@@ -30,7 +30,7 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
-from backends import INTS
+from adapter import INTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import EXACT, FORMATS, numpy_dtype, ulp

@@ -18,7 +18,7 @@ import warnings
 import mpmath
 import numpy as np
 import pytest
-from backends import FLOATS, _float64
+from adapter import FLOATS, _float64
 from reference import (
     ALPHAS,
     exact_derivative,

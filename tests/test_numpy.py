@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from backends import FLOATS, _float64
+from adapter import FLOATS, _float64
 from reference import grid, numpy_dtype, ulp_errors
 
 import unielu

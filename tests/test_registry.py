@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from backends import ADAPTERS
+from adapter import ADAPTERS
 
 import unielu
 from unielu import cli

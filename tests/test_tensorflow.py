@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backends import FLOATS
+from adapter import FLOATS
 from reference import grid, ulp_errors
 
 import unielu

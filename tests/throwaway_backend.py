@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from backends import ADAPTERS, Adapter, _float64
+from adapter import ADAPTERS, Adapter, _float64
 
 import unielu
 from unielu._registry import register, spec_from_dict

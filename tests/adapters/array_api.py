@@ -1,4 +1,4 @@
-"""The array_api backend's test adapter (tests/backends.py says what each method does)."""
+"""The array_api backend's test adapter (tests/adapter.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from backends import Adapter
+from adapter import Adapter
 
 
 class ArrayAPIAdapter(Adapter):

@@ -1,4 +1,4 @@
-"""The dask backend's test adapter (tests/backends.py says what each method does)."""
+"""The dask backend's test adapter (tests/adapter.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from backends import Adapter, _float64
+from adapter import Adapter, _float64
 from reference import numpy_dtype
 
 import unielu

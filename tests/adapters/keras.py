@@ -1,4 +1,4 @@
-"""The keras backend's test adapter (tests/backends.py says what each method does)."""
+"""The keras backend's test adapter (tests/adapter.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from backends import FLOATS, INTS, Adapter, _float64
+from adapter import FLOATS, INTS, Adapter, _float64
 from reference import numpy_dtype
 
 

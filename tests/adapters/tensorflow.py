@@ -1,4 +1,4 @@
-"""The tensorflow backend's test adapter (tests/backends.py says what each method does)."""
+"""The tensorflow backend's test adapter (tests/adapter.py says what each method does)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from backends import Adapter
+from adapter import Adapter
 
 import unielu
 
