@@ -56,6 +56,7 @@ import torch.autograd.forward_ad as _fwad
 import torch.nn.functional as F
 
 from unielu import _checks  # error builders, read as _checks.<name>
+from unielu.backends import _formulas
 from unielu._checks import FLOAT32_MAX, check_alpha_fits, check_alpha_shape, check_out_layout
 
 # Read by unielu._registry from this source, without importing the module: literals only.
@@ -139,10 +140,10 @@ def _derivative_in(w: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor
     negative = torch.where(positive, 0.0, w)
     # Where exp(x) alone would be subnormal (few digits) while alpha * exp(x) is
     # not: (alpha * exp(x/2)) * exp(x/2).
-    half = torch.exp(0.5 * negative)
+    # One exp for both (a compiled select computes both branches).
     tiny = negative < _LOG_TINY[w.dtype]
-    branch = torch.where(tiny, (alpha * half) * half, alpha * torch.exp(negative))
-    return torch.where(positive, 1.0, branch)
+    e = torch.exp(torch.where(tiny, 0.5 * negative, negative))
+    return torch.where(positive, 1.0, torch.where(tiny, (alpha * e) * e, alpha * e))
 
 
 def _derivative(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
@@ -194,7 +195,7 @@ class _GraphELU(torch.autograd.Function):
 
     @staticmethod
     def forward(x: torch.Tensor, alpha: float) -> torch.Tensor:
-        return _portable_elu(x, alpha)
+        return _compiled_elu(x, alpha)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
@@ -263,6 +264,48 @@ def _portable_elu(
     # float32 constant (1.7 would be 3e-8 off in float64).
     a = alpha.to(w.dtype) if isinstance(alpha, torch.Tensor) else torch.tensor(alpha, dtype=w.dtype)
     return torch.where(w >= 0 if keep_zeros else positive, w, a * unit).to(x.dtype)
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.view(torch.int32 if t.dtype == torch.float32 else torch.int64)
+
+
+def _to_int(k: torch.Tensor) -> torch.Tensor:
+    return k.to(torch.int32 if k.dtype == torch.float32 else torch.int64)
+
+
+#: PyTorch's functions for the shared formulas (torch.round rounds half to even).
+_OPS = _formulas.Ops(
+    where=torch.where,
+    exp=torch.exp,
+    isnan=torch.isnan,
+    bits=_bits,
+    from_bits=lambda i, like: i.view(like.dtype),
+    minimum=torch.minimum,
+    maximum=torch.maximum,
+    rint=torch.round,
+    to_int=_to_int,
+)
+
+
+def _compiled_elu(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
+    """elu as ``torch.compile`` records it: ``expm1`` as a polynomial on a reduced
+    range (:func:`unielu.backends._formulas.expm1_reduced`), arithmetic, a round
+    and bit casts that Inductor fuses into one loop with no transcendental call.
+
+    Inductor computes ``expm1`` as ``exp(x) - 1`` (0 for tiny ``x``), and
+    Kahan's formula costs an ``exp``, a ``log`` and a division. Zeros are
+    returned as they are whatever alpha holds (NaN, inf, negative). PyTorch does
+    not flush subnormals, so a negative subnormal ``x`` goes through the
+    polynomial as itself (``expm1(x) == x``) and ``alpha * x`` rounds once.
+    Half precisions are computed in float32 and rounded once.
+    """
+    w = x.float() if x.dtype in _HALF else x
+    name = "float64" if w.dtype == torch.float64 else "float32"
+    # The branch not taken is clamped (-0.0, any value <= 0 would do).
+    unit = _formulas.expm1_reduced(torch.where(w > 0, -0.0, w), _OPS, name)
+    a = alpha.to(w.dtype) if isinstance(alpha, torch.Tensor) else alpha
+    return torch.where(w >= 0, w, a * unit).to(x.dtype)
 
 
 # F.elu's Python wrapper costs about 0.4 us, 15% of the whole call on a small
@@ -409,7 +452,7 @@ class _ELUArrayAlpha(torch.autograd.Function):
         w = x.float() if x.dtype in _HALF else x
         a = alpha.to(w.dtype)
         if _is_compiling():
-            return _portable_elu(w, a, keep_zeros=True).to(x.dtype)
+            return _compiled_elu(w, a).to(x.dtype)
         if a.numel() == 1:
             value = float(a)  # on the CPU: no synchronisation
             # F.elu keeps zeros as they are for such alpha (0 * expm1(-0.0) is -0.0).
@@ -455,7 +498,7 @@ class _ELUArrayAlpha(torch.autograd.Function):
                 # expm1, differentiable with exp as its derivative (eager only:
                 # compiled graphs have no second derivatives).
                 unit = (
-                    _portable_elu(negative, 1.0) if _is_compiling() else _ELU.apply(negative, 1.0)
+                    _compiled_elu(negative, 1.0) if _is_compiling() else _ELU.apply(negative, 1.0)
                 )
                 grad_alpha = g * unit
         if grad_x is not None:
