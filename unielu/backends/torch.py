@@ -140,6 +140,10 @@ def _derivative_in(w: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor
     negative = torch.where(positive, 0.0, w)
     # Where exp(x) alone would be subnormal (few digits) while alpha * exp(x) is
     # not: (alpha * exp(x/2)) * exp(x/2).
+    if type(alpha) is float and 0 <= alpha <= 1:
+        # alpha * exp(x) is subnormal where exp(x) is: the few digits are all
+        # the result has, within 1 ULP of its own spacing (fewer ops compiled).
+        return torch.where(positive, 1.0, alpha * torch.exp(negative))
     # One exp for both (a compiled select computes both branches).
     tiny = negative < _LOG_TINY[w.dtype]
     e = torch.exp(torch.where(tiny, 0.5 * negative, negative))
@@ -302,8 +306,11 @@ def _compiled_elu(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
     """
     w = x.float() if x.dtype in _HALF else x
     name = "float64" if w.dtype == torch.float64 else "float32"
-    # The branch not taken is clamped (-0.0, any value <= 0 would do).
-    unit = _formulas.expm1_reduced(torch.where(w > 0, -0.0, w), _OPS, name)
+    # The branch not taken is clamped (to -0.0; NaN stays NaN). A clamp, not a
+    # select on w > 0: the backward's own w > 0 then has nothing to share with
+    # the forward, and Inductor's partitioner recomputes it rather than saving
+    # a mask (a slower forward and backward in float64).
+    unit = _formulas.expm1_reduced(torch.clamp(w, max=-0.0), _OPS, name)
     a = alpha.to(w.dtype) if isinstance(alpha, torch.Tensor) else alpha
     return torch.where(w >= 0, w, a * unit).to(x.dtype)
 
