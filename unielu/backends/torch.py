@@ -193,7 +193,9 @@ def _grad_x(grad: torch.Tensor, x: torch.Tensor, alpha: float) -> torch.Tensor:
     derivatives), on other devices, and for the rare inputs it is not."""
     if not torch.is_grad_enabled() and grad.dtype == x.dtype and _one_pass_is_exact(x):
         return torch.ops.aten.elu_backward(grad, alpha, 1, 1, False, x)
-    return grad * _derivative(x, alpha, lean=True)
+    # x first: the product takes x's memory format (channels last after a
+    # convolution), not that of an expanded grad, which Inductor would transpose.
+    return _derivative(x, alpha, lean=True) * grad
 
 
 class _GraphELU(torch.autograd.Function):
@@ -507,7 +509,7 @@ class _ELUArrayAlpha(torch.autograd.Function):
                     grad_alpha = eb(g, 1.0, 0.0, 1.0, True, _native_elu(w, 1.0))
         else:  # differentiable: a graph of the backward is recorded (second derivatives)
             if ctx.needs_input_grad[0]:
-                grad_x = g * _derivative_in(w, a)
+                grad_x = _derivative_in(w, a) * g
             if ctx.needs_input_grad[1]:
                 negative = torch.where(w > 0, 0.0, w)
                 # expm1, differentiable with exp as its derivative (eager only:
@@ -515,7 +517,7 @@ class _ELUArrayAlpha(torch.autograd.Function):
                 unit = (
                     _compiled_elu(negative, 1.0) if _is_compiling() else _ELU.apply(negative, 1.0)
                 )
-                grad_alpha = g * unit
+                grad_alpha = unit * g
         if grad_x is not None:
             grad_x = grad_x.to(x.dtype)
         if grad_alpha is not None:
