@@ -11,14 +11,16 @@ active (``torch.autograd.forward_ad.dual_level``, which ``torch.func.jvp``,
 ``jacfwd`` and ``hessian`` also enter): one read of a module global, so the
 plain call still runs no autograd machinery.
 
-Under ``torch.compile`` the forward is Kahan's ``expm1`` from ``exp`` and
-``log`` (:func:`_portable_elu`) in an ``autograd.Function`` whose backward is
-the exact derivative: Inductor's CPU code computes ``expm1`` as ``exp(x) - 1``,
-which returns 0 for tiny negative x, and fuses these standard ops.
-``torch.export`` (so ``torch.onnx.export`` and AOTInductor) records the same
-standard ops without the ``autograd.Function``, so that an exported program
-runs where unielu is not installed; ``torch.jit.trace`` records ``aten::elu``
-(see docs/models.rst, "Deploying").
+Under ``torch.compile`` the forward is ``expm1`` as a polynomial on a reduced
+range (:func:`_compiled_elu`, the JAX and TensorFlow backends' formula) in an
+``autograd.Function`` whose backward is the exact derivative: Inductor's CPU
+code computes ``expm1`` as ``exp(x) - 1``, which returns 0 for tiny negative
+x, and fuses these standard ops with their neighbours. ``torch.export`` (so
+``torch.onnx.export`` and AOTInductor) records Kahan's ``expm1`` from ``exp``
+and ``log`` (:func:`_portable_elu`) without the ``autograd.Function``, ops
+that every export format has, so that an exported program runs where unielu
+is not installed; ``torch.jit.trace`` records ``aten::elu`` (see
+docs/models.rst, "Deploying").
 
 A tensor ``alpha`` (0-d, or broadcastable to ``x``'s shape without changing
 it, e.g. one value per channel; real floating or integer dtype) must be on
@@ -56,8 +58,8 @@ import torch.autograd.forward_ad as _fwad
 import torch.nn.functional as F
 
 from unielu import _checks  # error builders, read as _checks.<name>
-from unielu.backends import _formulas
 from unielu._checks import FLOAT32_MAX, check_alpha_fits, check_alpha_shape, check_out_layout
+from unielu.backends import _formulas
 
 # Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
@@ -200,8 +202,8 @@ def _grad_x(grad: torch.Tensor, x: torch.Tensor, alpha: float) -> torch.Tensor:
 
 class _GraphELU(torch.autograd.Function):
     """elu under torch.compile: standard ops that Inductor fuses with their
-    neighbours (its CPU code computes expm1 as exp(x) - 1, so the portable
-    formulas), and the exact derivative as the backward."""
+    neighbours (its CPU code computes expm1 as exp(x) - 1, so
+    :func:`_compiled_elu`), and the exact derivative as the backward."""
 
     generate_vmap_rule = True  # so torch.func.vmap works
 
@@ -257,16 +259,12 @@ def _expm1_portable(n: torch.Tensor) -> torch.Tensor:
     return torch.where(far, u - 1, n * ratio)
 
 
-def _portable_elu(
-    x: torch.Tensor, alpha: float | torch.Tensor, keep_zeros: bool = False
-) -> torch.Tensor:
+def _portable_elu(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
     """elu from operators that every export format has.
 
-    What ``torch.export`` (and so ``torch.onnx.export`` and AOTInductor) and
-    ``torch.compile`` record: an artifact made of standard ops, which loads
-    where unielu is not installed. Half precisions are computed in float32 and
-    rounded once. ``keep_zeros`` returns zeros as they are whatever a tensor
-    alpha holds (NaN, inf, negative).
+    What ``torch.export`` (and so ``torch.onnx.export`` and AOTInductor)
+    records: an artifact made of standard ops, which loads where unielu is not
+    installed. Half precisions are computed in float32 and rounded once.
     """
     w = x.float() if x.dtype == torch.float16 or x.dtype == torch.bfloat16 else x
     positive = w > 0
@@ -275,7 +273,7 @@ def _portable_elu(
     # alpha as a tensor of w's dtype: the ONNX exporter makes a Python number a
     # float32 constant (1.7 would be 3e-8 off in float64).
     a = alpha.to(w.dtype) if isinstance(alpha, torch.Tensor) else torch.tensor(alpha, dtype=w.dtype)
-    return torch.where(w >= 0 if keep_zeros else positive, w, a * unit).to(x.dtype)
+    return torch.where(positive, w, a * unit).to(x.dtype)
 
 
 def _bits(t: torch.Tensor) -> torch.Tensor:
@@ -343,11 +341,12 @@ def _is_compiling() -> bool:
 
 
 def _graph_elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    """What a graph records: standard ops, the same formula for export and torch.compile.
+    """What a graph records: standard ops.
 
     An exported program must load and run without unielu (torch.export.load,
-    ONNX, AOTInductor in C++). torch.compile records the same forward inside
-    :class:`_GraphELU`, so that Inductor fuses it with its neighbours and the
+    ONNX, AOTInductor in C++): Kahan's formula, whose ops every format has.
+    torch.compile records :class:`_GraphELU` (:func:`_compiled_elu`, with bit
+    casts and no exp), so that Inductor fuses it with its neighbours and the
     backward is the exact derivative.
     """
     if torch.compiler.is_exporting():
@@ -460,7 +459,7 @@ def _elu_array_alpha_graph(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor
 class _ELUArrayAlpha(torch.autograd.Function):
     """elu with a tensor alpha in eager mode on the CPU (a few passes over memory,
     where the graph of :func:`_elu_array_alpha_graph` makes about fifteen), and
-    under torch.compile (the portable formulas, which Inductor fuses)."""
+    under torch.compile (:func:`_compiled_elu`, which Inductor fuses)."""
 
     generate_vmap_rule = True  # so torch.compile(torch.func.vmap(...)) works
 
