@@ -304,12 +304,11 @@ def _compiled_elu(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
     and bit casts that Inductor fuses into one loop with no transcendental call.
 
     Inductor computes ``expm1`` as ``exp(x) - 1`` (0 for tiny ``x``), and
-    Kahan's formula costs an ``exp``, a ``log`` and a division. Zeros are
-    returned as they are whatever alpha holds (NaN, inf, negative), and NaN
-    inputs too. PyTorch does
-    not flush subnormals, so a negative subnormal ``x`` goes through the
-    polynomial as itself (``expm1(x) == x``) and ``alpha * x`` rounds once.
-    Half precisions are computed in float32 and rounded once.
+    Kahan's formula costs an ``exp``, a ``log`` and a division. Zeros and NaN
+    are returned as they are whatever alpha holds (NaN, inf, negative).
+    PyTorch does not flush subnormals, so a negative subnormal ``x`` goes
+    through the polynomial as itself (``expm1(x) == x``) and ``alpha * x``
+    rounds once. Half precisions are computed in float32 and rounded once.
     """
     w = x.float() if x.dtype in _HALF else x
     name = "float64" if w.dtype == torch.float64 else "float32"
