@@ -11,14 +11,16 @@ active (``torch.autograd.forward_ad.dual_level``, which ``torch.func.jvp``,
 ``jacfwd`` and ``hessian`` also enter): one read of a module global, so the
 plain call still runs no autograd machinery.
 
-Under ``torch.compile`` the forward is Kahan's ``expm1`` from ``exp`` and
-``log`` (:func:`_portable_elu`) in an ``autograd.Function`` whose backward is
-the exact derivative: Inductor's CPU code computes ``expm1`` as ``exp(x) - 1``,
-which returns 0 for tiny negative x, and fuses these standard ops.
-``torch.export`` (so ``torch.onnx.export`` and AOTInductor) records the same
-standard ops without the ``autograd.Function``, so that an exported program
-runs where unielu is not installed; ``torch.jit.trace`` records ``aten::elu``
-(see docs/models.rst, "Deploying").
+Under ``torch.compile`` the forward is ``expm1`` as a polynomial on a reduced
+range (:func:`_compiled_elu`, the JAX and TensorFlow backends' formula) in an
+``autograd.Function`` whose backward is the exact derivative: Inductor's CPU
+code computes ``expm1`` as ``exp(x) - 1``, which returns 0 for tiny negative
+x, and fuses these standard ops with their neighbours. ``torch.export`` (so
+``torch.onnx.export`` and AOTInductor) records Kahan's ``expm1`` from ``exp``
+and ``log`` (:func:`_portable_elu`) without the ``autograd.Function``, ops
+that every export format has, so that an exported program runs where unielu
+is not installed; ``torch.jit.trace`` records ``aten::elu`` (see
+docs/models.rst, "Deploying").
 
 A tensor ``alpha`` (0-d, or broadcastable to ``x``'s shape without changing
 it, e.g. one value per channel; real floating or integer dtype) must be on
@@ -57,6 +59,7 @@ import torch.nn.functional as F
 
 from unielu import _checks  # error builders, read as _checks.<name>
 from unielu._checks import FLOAT32_MAX, check_alpha_fits, check_alpha_shape, check_out_layout
+from unielu.backends import _formulas
 
 # Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
@@ -130,24 +133,34 @@ def _as_float(x: torch.Tensor, func: str) -> torch.Tensor:
     raise _checks.dtype_error(func, x.dtype, "torch.get_default_dtype()")
 
 
-def _derivative_in(w: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
-    """elu_derivative in w's own (compute) dtype, from differentiable standard ops."""
+def _derivative_in(
+    w: torch.Tensor, alpha: float | torch.Tensor, lean: bool = False
+) -> torch.Tensor:
+    """elu_derivative in w's own (compute) dtype, from differentiable standard ops.
+
+    ``lean``: a gradient, where fewer ops count (a compiled backward). There a
+    float ``0 <= alpha <= 1`` skips the subnormal guard: ``alpha * exp(x)`` is
+    subnormal where ``exp(x)`` is, within 1 ULP of its own spacing. Without
+    it, :func:`elu_derivative` gives the same bits for a float and a tensor alpha.
+    """
     if isinstance(alpha, torch.Tensor):
         alpha = alpha.to(w.dtype)
     positive = w > 0
     # exp of the clamped branch: no overflow for large x, so no NaN gradient.
     negative = torch.where(positive, 0.0, w)
+    if lean and type(alpha) is float and 0 <= alpha <= 1:
+        return torch.where(positive, 1.0, alpha * torch.exp(negative))
     # Where exp(x) alone would be subnormal (few digits) while alpha * exp(x) is
-    # not: (alpha * exp(x/2)) * exp(x/2).
-    half = torch.exp(0.5 * negative)
+    # not: (alpha * exp(x/2)) * exp(x/2). One exp for both (a compiled select
+    # computes both branches).
     tiny = negative < _LOG_TINY[w.dtype]
-    branch = torch.where(tiny, (alpha * half) * half, alpha * torch.exp(negative))
-    return torch.where(positive, 1.0, branch)
+    e = torch.exp(torch.where(tiny, 0.5 * negative, negative))
+    return torch.where(positive, 1.0, torch.where(tiny, (alpha * e) * e, alpha * e))
 
 
-def _derivative(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
+def _derivative(x: torch.Tensor, alpha: float | torch.Tensor, lean: bool = False) -> torch.Tensor:
     w = x.float() if x.dtype in _HALF else x  # compute in float32, round once
-    return _derivative_in(w, alpha).to(x.dtype)
+    return _derivative_in(w, alpha, lean).to(x.dtype)
 
 
 #: log of the smallest normal number of the dtype computed in: below it exp(x)
@@ -182,19 +195,21 @@ def _grad_x(grad: torch.Tensor, x: torch.Tensor, alpha: float) -> torch.Tensor:
     derivatives), on other devices, and for the rare inputs it is not."""
     if not torch.is_grad_enabled() and grad.dtype == x.dtype and _one_pass_is_exact(x):
         return torch.ops.aten.elu_backward(grad, alpha, 1, 1, False, x)
-    return grad * _derivative(x, alpha)
+    # x first: the product takes x's memory format (channels last after a
+    # convolution), not that of an expanded grad, which Inductor would transpose.
+    return _derivative(x, alpha, lean=True) * grad
 
 
 class _GraphELU(torch.autograd.Function):
     """elu under torch.compile: standard ops that Inductor fuses with their
-    neighbours (its CPU code computes expm1 as exp(x) - 1, so the portable
-    formulas), and the exact derivative as the backward."""
+    neighbours (its CPU code computes expm1 as exp(x) - 1, so
+    :func:`_compiled_elu`), and the exact derivative as the backward."""
 
     generate_vmap_rule = True  # so torch.func.vmap works
 
     @staticmethod
     def forward(x: torch.Tensor, alpha: float) -> torch.Tensor:
-        return _portable_elu(x, alpha)
+        return _compiled_elu(x, alpha)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
@@ -244,16 +259,12 @@ def _expm1_portable(n: torch.Tensor) -> torch.Tensor:
     return torch.where(far, u - 1, n * ratio)
 
 
-def _portable_elu(
-    x: torch.Tensor, alpha: float | torch.Tensor, keep_zeros: bool = False
-) -> torch.Tensor:
+def _portable_elu(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
     """elu from operators that every export format has.
 
-    What ``torch.export`` (and so ``torch.onnx.export`` and AOTInductor) and
-    ``torch.compile`` record: an artifact made of standard ops, which loads
-    where unielu is not installed. Half precisions are computed in float32 and
-    rounded once. ``keep_zeros`` returns zeros as they are whatever a tensor
-    alpha holds (NaN, inf, negative).
+    What ``torch.export`` (and so ``torch.onnx.export`` and AOTInductor)
+    records: an artifact made of standard ops, which loads where unielu is not
+    installed. Half precisions are computed in float32 and rounded once.
     """
     w = x.float() if x.dtype == torch.float16 or x.dtype == torch.bfloat16 else x
     positive = w > 0
@@ -262,7 +273,53 @@ def _portable_elu(
     # alpha as a tensor of w's dtype: the ONNX exporter makes a Python number a
     # float32 constant (1.7 would be 3e-8 off in float64).
     a = alpha.to(w.dtype) if isinstance(alpha, torch.Tensor) else torch.tensor(alpha, dtype=w.dtype)
-    return torch.where(w >= 0 if keep_zeros else positive, w, a * unit).to(x.dtype)
+    return torch.where(positive, w, a * unit).to(x.dtype)
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.view(torch.int32 if t.dtype == torch.float32 else torch.int64)
+
+
+def _to_int(k: torch.Tensor) -> torch.Tensor:
+    return k.to(torch.int32 if k.dtype == torch.float32 else torch.int64)
+
+
+#: PyTorch's functions for the shared formulas (torch.round rounds half to even).
+_OPS = _formulas.Ops(
+    where=torch.where,
+    exp=torch.exp,
+    isnan=torch.isnan,
+    bits=_bits,
+    from_bits=lambda i, like: i.view(like.dtype),
+    minimum=torch.minimum,
+    maximum=torch.maximum,
+    rint=torch.round,
+    to_int=_to_int,
+)
+
+
+def _compiled_elu(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
+    """elu as ``torch.compile`` records it: ``expm1`` as a polynomial on a reduced
+    range (:func:`unielu.backends._formulas.expm1_reduced`), arithmetic, a round
+    and bit casts that Inductor fuses into one loop with no transcendental call.
+
+    Inductor computes ``expm1`` as ``exp(x) - 1`` (0 for tiny ``x``), and
+    Kahan's formula costs an ``exp``, a ``log`` and a division. Zeros and NaN
+    are returned as they are whatever alpha holds (NaN, inf, negative).
+    PyTorch does not flush subnormals, so a negative subnormal ``x`` goes
+    through the polynomial as itself (``expm1(x) == x``) and ``alpha * x``
+    rounds once. Half precisions are computed in float32 and rounded once.
+    """
+    w = x.float() if x.dtype in _HALF else x
+    name = "float64" if w.dtype == torch.float64 else "float32"
+    # The branch not taken is clamped (to -0.0; NaN stays NaN). A clamp, not a
+    # select on w > 0: the backward's own w > 0 then has nothing to share with
+    # the forward, and Inductor's partitioner recomputes it rather than saving
+    # a mask (a slower forward and backward in float64).
+    unit = _formulas.expm1_reduced(torch.clamp(w, max=-0.0), _OPS, name)
+    a = alpha.to(w.dtype) if isinstance(alpha, torch.Tensor) else alpha
+    # Zeros and NaN as they are (F.elu's bits; Inductor's clamp sets NaN's sign).
+    return torch.where(w < 0, a * unit, w).to(x.dtype)
 
 
 # F.elu's Python wrapper costs about 0.4 us, 15% of the whole call on a small
@@ -283,11 +340,12 @@ def _is_compiling() -> bool:
 
 
 def _graph_elu(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    """What a graph records: standard ops, the same formula for export and torch.compile.
+    """What a graph records: standard ops.
 
     An exported program must load and run without unielu (torch.export.load,
-    ONNX, AOTInductor in C++). torch.compile records the same forward inside
-    :class:`_GraphELU`, so that Inductor fuses it with its neighbours and the
+    ONNX, AOTInductor in C++): Kahan's formula, whose ops every format has.
+    torch.compile records :class:`_GraphELU` (:func:`_compiled_elu`, with bit
+    casts and no exp), so that Inductor fuses it with its neighbours and the
     backward is the exact derivative.
     """
     if torch.compiler.is_exporting():
@@ -400,7 +458,7 @@ def _elu_array_alpha_graph(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor
 class _ELUArrayAlpha(torch.autograd.Function):
     """elu with a tensor alpha in eager mode on the CPU (a few passes over memory,
     where the graph of :func:`_elu_array_alpha_graph` makes about fifteen), and
-    under torch.compile (the portable formulas, which Inductor fuses)."""
+    under torch.compile (:func:`_compiled_elu`, which Inductor fuses)."""
 
     generate_vmap_rule = True  # so torch.compile(torch.func.vmap(...)) works
 
@@ -409,7 +467,7 @@ class _ELUArrayAlpha(torch.autograd.Function):
         w = x.float() if x.dtype in _HALF else x
         a = alpha.to(w.dtype)
         if _is_compiling():
-            return _portable_elu(w, a, keep_zeros=True).to(x.dtype)
+            return _compiled_elu(w, a).to(x.dtype)
         if a.numel() == 1:
             value = float(a)  # on the CPU: no synchronisation
             # F.elu keeps zeros as they are for such alpha (0 * expm1(-0.0) is -0.0).
@@ -449,15 +507,15 @@ class _ELUArrayAlpha(torch.autograd.Function):
                     grad_alpha = eb(g, 1.0, 0.0, 1.0, True, _native_elu(w, 1.0))
         else:  # differentiable: a graph of the backward is recorded (second derivatives)
             if ctx.needs_input_grad[0]:
-                grad_x = g * _derivative_in(w, a)
+                grad_x = _derivative_in(w, a) * g
             if ctx.needs_input_grad[1]:
                 negative = torch.where(w > 0, 0.0, w)
                 # expm1, differentiable with exp as its derivative (eager only:
                 # compiled graphs have no second derivatives).
                 unit = (
-                    _portable_elu(negative, 1.0) if _is_compiling() else _ELU.apply(negative, 1.0)
+                    _compiled_elu(negative, 1.0) if _is_compiling() else _ELU.apply(negative, 1.0)
                 )
-                grad_alpha = g * unit
+                grad_alpha = unit * g
         if grad_x is not None:
             grad_x = grad_x.to(x.dtype)
         if grad_alpha is not None:
