@@ -315,11 +315,18 @@ def _compiled_elu(x: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
     # The branch not taken is clamped (to -0.0; NaN stays NaN). A clamp, not a
     # select on w > 0: the backward's own w > 0 then has nothing to share with
     # the forward, and Inductor's partitioner recomputes it rather than saving
-    # a mask (a slower forward and backward in float64).
-    unit = _formulas.expm1_reduced(torch.clamp(w, max=-0.0), _OPS, name)
-    a = alpha.to(w.dtype) if isinstance(alpha, torch.Tensor) else alpha
+    # a mask (a slower forward and backward in float64). Few operations: on CPU
+    # Inductor writes a pointwise body of more than 50 (the neighbours' included)
+    # to memory of its own, and so cannot fuse it into its consumers.
+    n = torch.clamp(w, min=_formulas.expm1_lowest(name), max=-0.0)
+    unit = _formulas.expm1_reduced(n, _OPS, name, clamped=True)
+    if isinstance(alpha, torch.Tensor):
+        unit = alpha.to(w.dtype) * unit
+    elif alpha != 1.0:  # Inductor keeps a * 1.0, one more operation
+        unit = alpha * unit
     # Zeros and NaN as they are (F.elu's bits; Inductor's clamp sets NaN's sign).
-    return torch.where(w < 0, a * unit, w).to(x.dtype)
+    # -0.0, the clamp's constant: 0.0 would be one more operation.
+    return torch.where(w < -0.0, unit, w).to(x.dtype)
 
 
 # F.elu's Python wrapper costs about 0.4 us, 15% of the whole call on a small
