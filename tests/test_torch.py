@@ -44,3 +44,25 @@ def test_integers_promote_to_the_default_dtype(backend, func):
         assert getattr(unielu, func)(x).dtype == torch.float64
     finally:
         torch.set_default_dtype(before)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 1.7])
+def test_compiled_elu_fuses_as_f_elu_does(backend, alpha):
+    # A convolution's bias, the ELU, and a layout change into the next layer (as
+    # Keras on PyTorch gives it): Inductor fuses F.elu into one loop with its
+    # neighbours. A pointwise body of too many operations it would write to memory
+    # of its own first, and copy in a second loop: as many kernels and buffers as
+    # F.elu's, or the compiled model pays passes over memory that F.elu's does not.
+    torch = backend.torch
+    from torch._inductor.utils import run_and_get_code
+
+    x = torch.randn(2, 8, 8, 16, device=backend.device)
+    bias = torch.randn(16, device=backend.device)
+
+    def code(elu):
+        torch._dynamo.reset()
+        f = torch.compile(lambda v, b: elu(v + b, alpha).permute(0, 3, 1, 2).contiguous())
+        _, (source, *_) = run_and_get_code(f, x, bias)
+        return source.count("async_compile."), source.count("empty_strided")
+
+    assert code(unielu.elu) == code(torch.nn.functional.elu)
