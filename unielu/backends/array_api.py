@@ -30,13 +30,14 @@ from unielu._checks import (
 SPEC = {
     "name": "array_api",
     "framework": "array_api_compat",
-    # array-api-compat is one of unielu's own dependencies; array-api-strict is
-    # the Array API library the tests run on (2.0 and 2.1 fail them: docs/versions.rst)
+    # one of unielu's own dependencies
     "requirement": "array-api-compat>=1.9",
-    "test_requirements": ["array-api-compat>=1.9", "array-api-strict>=2.2"],
     "priority": 100,
     "types": ["*"],
     "description": "any array with __array_namespace__ (Array API standard)",
+    # array-api-strict: the Array API library the tests run on (2.0 and 2.1 fail
+    # them: docs/versions.rst)
+    "test_requirements": ["array-api-compat>=1.9", "array-api-strict>=2.2"],
     "newest_tested": "array-api-compat 1.16.0, array-api-strict 2.6.1",
 }
 

@@ -27,8 +27,6 @@ SPEC = {
     "framework": "jax",
     # The functions' floor; the Flax layer needs more (layer_requirements).
     "requirement": "jax>=0.4.35",
-    # Flax 0.11's API (docs/versions.rst), and Flax 0.11 needs JAX 0.6.
-    "layer_requirements": ["flax>=0.11.0", "jax>=0.6.0"],
     "priority": 40,
     "types": ["jax:Array"],
     "description": "a JAX array or tracer",
@@ -36,6 +34,8 @@ SPEC = {
     "ulp": 5,
     "flush_subnormals": True,
     "gpu": True,
+    # Flax 0.11's API (docs/versions.rst), and Flax 0.11 needs JAX 0.6.
+    "layer_requirements": ["flax>=0.11.0", "jax>=0.6.0"],
     # ints promote to float32, then to float64 with x64 on: both are tested
     "test_env": [{}, {"JAX_ENABLE_X64": "1"}],
     # flax, optax: the Flax NNX layer and its models; flatbuffers: jax.export's serialization
