@@ -71,43 +71,36 @@ def _names(signature: str) -> list[str]:
     return [part.split("=")[0].strip() for part in signature.split(",")]
 
 
-LAYERS = {
-    "torch": ("torch", ["ELU"]),
-    "keras": ("keras", ["ELU", "ELUDerivative"]),
-    "flax": ("jax", ["ELU"]),
-    "mlx": ("mlx", ["ELU"]),
-    "paddle": ("paddle", ["ELU"]),
-}
+def _layer_backend(layer: str) -> str:
+    """The backend whose session has the framework of ``unielu/layers/<layer>.py``:
+    the backend of that name, or the one whose layer needs that package (Flax: JAX)."""
+    from unielu._registry import registry, requirement_name
+
+    for spec in registry():
+        if spec.name == layer or layer in map(requirement_name, spec.layer_requirements):
+            return spec.name
+    raise AssertionError(f"unielu/layers/{layer}.py: no backend in the registry runs it")
 
 
-def _check_layers(framework: str) -> None:
-    module = importlib.import_module(f"unielu.layers.{framework}")
-    for name in LAYERS[framework][1]:
-        cls = getattr(module, name)
-        documented = _documented_signature(f"unielu.layers.{framework}.{name}")
-        assert _names(documented) == _names(_actual_signature(cls)), (framework, name)
+def _layer_params() -> list[object]:
+    from unielu.layers import _SUBMODULES
+
+    return [
+        pytest.param(
+            layer,
+            marks=pytest.mark.only(_layer_backend(layer), reason=f"the {layer} layers' signatures"),
+            id=layer,
+        )
+        for layer in sorted(_SUBMODULES)
+    ]
 
 
-@pytest.mark.only("torch", reason="the PyTorch layer's signature")
-def test_api_page_gives_the_torch_layer_signature(backend):
-    _check_layers("torch")
-
-
-@pytest.mark.only("keras", reason="the Keras layers' signatures")
-def test_api_page_gives_the_keras_layer_signatures(backend):
-    _check_layers("keras")
-
-
-@pytest.mark.only("jax", reason="the Flax layer's signature (Flax is in the JAX session)")
-def test_api_page_gives_the_flax_layer_signature(backend):
-    _check_layers("flax")
-
-
-@pytest.mark.only("mlx", reason="the MLX layer's signature")
-def test_api_page_gives_the_mlx_layer_signature(backend):
-    _check_layers("mlx")
-
-
-@pytest.mark.only("paddle", reason="the PaddlePaddle layer's signature")
-def test_api_page_gives_the_paddle_layer_signature(backend):
-    _check_layers("paddle")
+@pytest.mark.parametrize("layer", _layer_params())
+def test_api_page_gives_the_layer_signatures(layer, backend):
+    # Every public class of each layer module (its __all__), found by file name.
+    module = importlib.import_module(f"unielu.layers.{layer}")
+    classes = [name for name in module.__all__ if inspect.isclass(getattr(module, name))]
+    assert classes, f"unielu.layers.{layer} has no public class"
+    for name in classes:
+        documented = _documented_signature(f"unielu.layers.{layer}.{name}")
+        assert _names(documented) == _names(_actual_signature(getattr(module, name))), name
