@@ -37,22 +37,41 @@ _ON_CHANGE.append(_CACHE.clear)  # in place: the public functions hold this very
 
 def backend_module(x: object, func: str) -> ModuleType:
     """Return the implementation module of the backend that handles ``x``."""
-    try:
-        return _CACHE[type(x)]
-    except KeyError:
-        pass
-    # A subclass of a known type (torch.nn.Parameter, say) resolves like its
-    # base with dict lookups alone, which a tracer can follow.
-    for base in type(x).__mro__[1:]:
-        if base in _CACHE:
-            _CACHE[type(x)] = module = _CACHE[base]
-            return module
-    for spec in registry():
-        if spec.accepts(x):
-            module = spec.load()
-            _CACHE[type(x)] = module
-            return module
-    raise x_type_error(x, func)
+    module = _CACHE.get(type(x))
+    if module is not None:
+        return module
+    name = _find_backend(type(x))
+    if name is None:
+        raise x_type_error(x, func)
+    _CACHE[type(x)] = module = _LOADED[name]
+    return module
+
+
+#: The backend modules :func:`_find_backend` found, by module name.
+_LOADED: dict[str, ModuleType] = {}
+
+
+def _find_backend(array_type: type) -> str | None:
+    """The module name of the backend for ``array_type``, loaded; or None.
+
+    A subclass of a known type (``torch.nn.Parameter``, say) resolves like its base.
+    """
+    module = next(filter(None, map(_CACHE.get, array_type.__mro__[1:])), None)
+    if module is None:
+        spec = next((s for s in registry() if s.accepts(array_type)), None)
+        if spec is None:
+            return None
+        module = spec.load()
+    _LOADED[module.__name__] = module
+    return module.__name__
+
+
+# torch.compile's Dynamo runs a function so marked as it is, while it traces, and
+# takes its result as a constant (torch.compiler.assume_constant_result sets this
+# attribute). Tracing it instead would meet the registry's file reads and the
+# imports, which end a fullgraph=True compile whose first call of unielu is inside
+# the compiled function. The result depends on the type alone, as the mark assumes.
+_find_backend._dynamo_marked_constant = True  # type: ignore[attr-defined]
 
 
 def load_early() -> None:

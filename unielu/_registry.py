@@ -146,12 +146,12 @@ class BackendSpec:
                 found.append(obj)
         return tuple(found)
 
-    def accepts(self, x: object) -> bool:
-        """Whether ``x`` is one of this backend's arrays (imports nothing)."""
-        if "*" in self.types and hasattr(x, "__array_namespace__"):
+    def accepts(self, array_type: type) -> bool:
+        """Whether arrays of ``array_type`` are this backend's (imports nothing)."""
+        if "*" in self.types and hasattr(array_type, "__array_namespace__"):
             return True
         types = self.array_types()
-        return bool(types) and isinstance(x, types)
+        return bool(types) and issubclass(array_type, types)
 
     def installed(self) -> bool:
         """Whether its framework can be imported (without importing it)."""
