@@ -252,13 +252,17 @@ nox.options.sessions = [
 # At most 4 workers: each imports its framework (the Keras session: three), and a
 # distributed test starts processes of its own.
 XDIST = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup"]
-#: The test modules that mark tests ``distributed`` (pyproject.toml's markers):
-#: those tests run after the others, alone in one process.
-DISTRIBUTED_MODULES = sorted(
-    os.path.relpath(path, ROOT)
-    for path in glob.glob(os.path.join(ROOT, "tests", "test_*.py"))
-    if "mark.distributed" in open(path, encoding="utf-8").read()
-)
+#: The test modules that mark tests ``distributed`` (pyproject.toml's markers), each
+#: with the backends its ``only`` marker names: those tests run after the others,
+#: alone in one process, in the sessions of those backends.
+DISTRIBUTED_MODULES = {
+    os.path.relpath(path, ROOT): set(
+        re.findall(r'"(\w+)"', (re.search(r"mark\.only\(([^)]*)\)", text) or [""] * 2)[1])
+    )
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "test_*.py")))
+    for text in [open(path, encoding="utf-8").read()]
+    if "mark.distributed" in text
+}
 
 
 #: What is installed, as ``pip freeze`` would say (a uv environment has no pip).
@@ -302,18 +306,23 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
     envs = spec.test_env if session.python == MAIN or oldest else spec.test_env[:1]
     common = [f"--backend={name}", "-p", "no:cacheprovider", "--durations=10"]
     for run, env in enumerate(envs):
+        if run == 1:  # the framework-free modules and doctests in the first environment
+            doctests, marks = [], "not framework_free and not bench"  # only: no backend there
         session.run(
             "python", "-m", "pytest", "tests", *common, *XDIST, *_junit(session, run), *doctests,
             "-m", f"({marks}) and not distributed", *session.posargs, env=env,
         )  # fmt: skip
         # Then the distributed tests, alone in one process: each starts an engine of
         # several processes under a time limit, which a worker beside it would slow.
-        # Only the modules that mark tests distributed are collected (no test: exit 5).
-        session.run(
-            "python", "-m", "pytest", *DISTRIBUTED_MODULES, *common,
-            *_junit(session, f"{run}-distributed"), "-m", f"({marks}) and distributed",
-            *session.posargs, env=env, success_codes=[0, 5],
-        )  # fmt: skip
+        # Only the modules that mark tests distributed for this backend are collected
+        # (one whose only marker names no backend is everyone's).
+        modules = [m for m, names in DISTRIBUTED_MODULES.items() if not names or name in names]
+        if modules:
+            session.run(
+                "python", "-m", "pytest", *modules, *common,
+                *_junit(session, f"{run}-distributed"), "-m", f"({marks}) and distributed",
+                *session.posargs, env=env, success_codes=[0, 5],
+            )  # fmt: skip
 
 
 @nox.session(python=False)
