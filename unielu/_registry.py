@@ -73,7 +73,7 @@ class BackendSpec:
     load_early : bool
         Load it at ``import unielu`` when its framework is already imported,
         so that a first call inside a tracer that cannot follow an import
-        (Dynamo, under ``torch.compile(fullgraph=True)``) finds it ready.
+        (Paddle's ``to_static`` AST mode) finds it ready.
     layer_requirements : tuple of str
         What its layer (``unielu.layers``) needs beyond ``requirement``, each
         with its floor; may raise ``requirement``'s own (``"jax>=0.6.0"``):
