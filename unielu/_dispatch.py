@@ -41,24 +41,30 @@ def backend_module(x: object, func: str) -> ModuleType:
     if module is not None:
         return module
     name = _find_backend(type(x))
-    if name is None:
-        raise x_type_error(x, func)
-    _CACHE[type(x)] = module = _LOADED[name]
+    if name is not None:
+        module = _LOADED[name]
+    else:  # an instance check: JAX's tracers, any Array API object
+        spec = next((s for s in registry() if s.accepts(x)), None)
+        if spec is None:
+            raise x_type_error(x, func)
+        module = spec.load()
+    _CACHE[type(x)] = module
     return module
 
 
-#: The backend modules :func:`_find_backend` found, by module name.
+#: The backend modules :func:`_find_backend` loaded, by module name.
 _LOADED: dict[str, ModuleType] = {}
 
 
 def _find_backend(array_type: type) -> str | None:
-    """The module name of the backend for ``array_type``, loaded; or None.
+    """The module name of the backend for ``array_type``, loaded; None if no
+    backend names the type or one of its bases.
 
     A subclass of a known type (``torch.nn.Parameter``, say) resolves like its base.
     """
     module = next(filter(None, map(_CACHE.get, array_type.__mro__[1:])), None)
     if module is None:
-        spec = next((s for s in registry() if s.accepts(array_type)), None)
+        spec = next((s for s in registry() if s.accepts_type(array_type)), None)
         if spec is None:
             return None
         module = spec.load()

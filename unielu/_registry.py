@@ -146,10 +146,19 @@ class BackendSpec:
                 found.append(obj)
         return tuple(found)
 
-    def accepts(self, array_type: type) -> bool:
-        """Whether arrays of ``array_type`` are this backend's (imports nothing)."""
-        if "*" in self.types and hasattr(array_type, "__array_namespace__"):
+    def accepts(self, x: object) -> bool:
+        """Whether ``x`` is one of this backend's arrays (imports nothing)."""
+        if "*" in self.types and hasattr(x, "__array_namespace__"):
             return True
+        types = self.array_types()
+        return bool(types) and isinstance(x, types)
+
+    def accepts_type(self, array_type: type) -> bool:
+        """Whether ``array_type`` is, or subclasses, one of the types named (imports nothing).
+
+        A narrower test than :meth:`accepts`: an instance check may say more
+        (JAX's tracers are ``jax.Array`` instances of no subclass of it).
+        """
         types = self.array_types()
         return bool(types) and issubclass(array_type, types)
 
