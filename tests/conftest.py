@@ -67,8 +67,17 @@ def _selected(config: pytest.Config) -> list[str]:
     return [name for name in known if ADAPTERS[name].available()]
 
 
+def _xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process hands the tests to pytest-xdist workers and runs none."""
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(
+        config, "workerinput"
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.unielu_backends = _selected(config)  # type: ignore[attr-defined]
+    if _xdist_controller(config):
+        return  # each worker configures the backends (a framework import each) and fails here
     for name in config.unielu_backends:  # type: ignore[attr-defined]
         try:
             ADAPTERS[name].configure()
