@@ -74,11 +74,16 @@ def examples(needs: str) -> list[str]:
 
 
 def run_examples(needs: str) -> None:
-    """Runs each example of docs/models.rst that imports ``needs``, in a fresh process."""
+    """Runs the examples of docs/models.rst that import ``needs`` in a fresh process,
+    one after the other, each in a namespace of its own (its imports are its own)."""
     blocks = examples(needs)
     assert blocks, f"docs/models.rst has no {needs} example"
-    for code in blocks:
-        run_fresh(code)
+    run_fresh(
+        f"""
+        for i, code in enumerate({blocks!r}):
+            exec(compile(code, f"<docs/models.rst, {needs} example {{i + 1}}>", "exec"), {{}})
+        """
+    )
 
 
 # -- Keras (the backend KERAS_BACKEND picks; the adapter holds the keras module) ------
