@@ -69,9 +69,7 @@ def _selected(config: pytest.Config) -> list[str]:
 
 def _xdist_controller(config: pytest.Config) -> bool:
     """Whether this process hands the tests to pytest-xdist workers and runs none."""
-    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(
-        config, "workerinput"
-    )
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
 
 
 def pytest_configure(config: pytest.Config) -> None:
