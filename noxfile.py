@@ -231,10 +231,14 @@ def _test_params() -> list[Any]:
 
 
 TEST_PARAMS = _test_params()
+#: The Pythons of the default run: the oldest, the main and the newest supported.
+#: A Python between them is run by name (``nox -s "tests(numpy-3.12)"``): a fault
+#: of its own would be new in it and gone by the next.
+DEFAULT_PYTHONS = {PYTHONS[0], MAIN, PYTHONS[-1]}
 #: The default run: the newest releases. The oldest sessions are run by name
 #: (``nox -s "tests(jax, oldest)"``, or all with ``nox -k oldest``).
 nox.options.sessions = [
-    *(f"tests({p.id})" for p in TEST_PARAMS if not p.args[2]),
+    *(f"tests({p.id})" for p in TEST_PARAMS if not p.args[2] and p.args[0] in DEFAULT_PYTHONS),
     *("package", "lint", "typecheck", "docs"),
 ]
 

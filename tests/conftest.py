@@ -23,6 +23,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Before torch is imported: torch.compile's C++ kernels would otherwise leave a
 # precompiled header of over 100 MB in /tmp for every new environment, never removed.
 os.environ.setdefault("TORCHINDUCTOR_CPP_CACHE_PRECOMPILE_HEADERS", "0")
+# Inductor compiles in this process, not in a pool of workers that each process
+# (pytest-xdist's, and the fresh ones tests start) would start and import torch in.
+os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
 
 from adapter import ADAPTERS
 
