@@ -346,6 +346,18 @@ def keras_cases(backend: str) -> list[Case]:
                     jit_compile=jit,
                 )
                 batch = scale.keras_batch
+                if backend == "tensorflow":
+                    # A tf.data pipeline without autotuning: with it (and with arrays,
+                    # which Keras feeds through tf.data), each fit call ends on a tick
+                    # of tf.data's autotuning thread, so an epoch takes one or two
+                    # ticks at random, whichever the ELU.
+                    import tensorflow as tf
+
+                    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch)
+                    options = tf.data.Options()
+                    options.autotune.enabled = False
+                    data = data.with_options(options)
+                    return lambda: m.fit(data, epochs=1, verbose=0)
                 return lambda: m.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
 
             return model(ELU), model(keras.layers.ELU)
