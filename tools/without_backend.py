@@ -154,7 +154,8 @@ def diff_to_head(dest: Path, own: Sequence[str]) -> str:
         _git("init", "-q", "--bare", tmp, cwd=dest)
         (Path(tmp) / "objects" / "info" / "alternates").write_text(f"{objects}\n")
         _git("add", "-A", cwd=dest, env=env)
-        args = ["diff", "--cached", "-R", "--no-color", "--no-renames", tree]
+        without = _git("write-tree", cwd=dest, env=env).strip()
+        args = ["diff", "--no-color", "--no-renames", without, tree]
         stat = _git(*args, "--stat=100", cwd=dest, env=env)
         shared = _git(*args, "--", ".", *(f":!{f}" for f in own), cwd=dest, env=env)
     return stat + ("\n" + shared if shared else "")
