@@ -63,7 +63,7 @@ def examples(needs: str) -> list[str]:
     "Layer" section of each backend's page."""
     pages = [(ROOT / "docs" / "models.rst").read_text(), *backend_sections("Layer").values()]
     blocks = []
-    for chunk in "".join(pages).split(".. code-block:: python\n")[1:]:
+    for chunk in "\n".join(pages).split(".. code-block:: python\n")[1:]:
         lines = []
         for line in chunk.splitlines()[1:]:
             if line and not line.startswith("   "):
