@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"HEAD has no backend {args.name!r} (unielu/backends/{args.name}.py)")
     for rel in own:
         (dest / rel).unlink()
-    print(f"removed from {dest}: {', '.join(own)}")
+    print(f"removed from {dest}: {', '.join(own)}", flush=True)
     subprocess.run([sys.executable, "-m", "tools.tables"], cwd=dest, check=True)
     print(f"\n-- git diff --stat from {dest} to HEAD (the diff that adds {args.name}):\n")
     print(diff_to_head(dest, own))
