@@ -77,13 +77,14 @@ def examples(needs: str) -> list[str]:
 
 def run_examples(needs: str) -> None:
     """Runs the examples of :func:`examples` that import ``needs`` in a fresh process,
-    one after the other, each in a namespace of its own (its imports are its own)."""
+    one after the other, each in a namespace of its own (its imports are its own). The
+    code's file name has no comma: Paddle's to_static splits its frames' lines on commas."""
     blocks = examples(needs)
     assert blocks, f"neither docs/models.rst nor a backend's Layer section has a {needs} example"
     run_fresh(
         f"""
         for i, code in enumerate({blocks!r}):
-            exec(compile(code, f"<docs, {needs} example {{i + 1}}>", "exec"), {{}})
+            exec(compile(code, f"<docs: {needs} example {{i + 1}}>", "exec"), {{}})
         """
     )
 
