@@ -2,7 +2,8 @@
 
 The build needs nothing beyond the ``docs`` extra and no network: maths is
 rendered to MathML at build time and the links to the frameworks' docs come
-from inventories written here (``docs/_ext/offline.py``).
+from inventories written here (``docs/_ext/offline.py``). The backends' pages
+are listed from the registry (``docs/_ext/backend_pages.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ extensions = [
     "numpydoc",
     "myst_parser",  # CHANGELOG.md, included by changelog.rst
     "offline",
+    "backend_pages",
 ]
 html_math_renderer = "mathml"
 intersphinx_mapping = offline.write_inventories(HERE / "_generated" / "intersphinx")

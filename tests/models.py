@@ -20,6 +20,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+from docs_pages import backend_sections
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = 40
@@ -58,10 +59,11 @@ def run_fresh(code: str, **env: str) -> str:
 
 
 def examples(needs: str) -> list[str]:
-    """The Python code blocks of docs/models.rst that import ``needs``."""
-    text = (ROOT / "docs" / "models.rst").read_text()
+    """The Python code blocks that import ``needs`` in docs/models.rst and in the
+    "Layer" section of each backend's page."""
+    pages = [(ROOT / "docs" / "models.rst").read_text(), *backend_sections("Layer").values()]
     blocks = []
-    for chunk in text.split(".. code-block:: python\n")[1:]:
+    for chunk in "\n".join(pages).split(".. code-block:: python\n")[1:]:
         lines = []
         for line in chunk.splitlines()[1:]:
             if line and not line.startswith("   "):
@@ -74,14 +76,15 @@ def examples(needs: str) -> list[str]:
 
 
 def run_examples(needs: str) -> None:
-    """Runs the examples of docs/models.rst that import ``needs`` in a fresh process,
-    one after the other, each in a namespace of its own (its imports are its own)."""
+    """Runs the examples of :func:`examples` that import ``needs`` in a fresh process,
+    one after the other, each in a namespace of its own (its imports are its own). The
+    code's file name has no comma: Paddle's to_static splits its frames' lines on commas."""
     blocks = examples(needs)
-    assert blocks, f"docs/models.rst has no {needs} example"
+    assert blocks, f"neither docs/models.rst nor a backend's Layer section has a {needs} example"
     run_fresh(
         f"""
         for i, code in enumerate({blocks!r}):
-            exec(compile(code, f"<docs/models.rst, {needs} example {{i + 1}}>", "exec"), {{}})
+            exec(compile(code, f"<docs: {needs} example {{i + 1}}>", "exec"), {{}})
         """
     )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from adapter import ADAPTERS
+from docs_pages import backend_sections
 
 import unielu
 from unielu import cli
@@ -241,6 +242,14 @@ def test_a_generated_block_is_rewritten_at_its_indentation(tables):
 # -- docs/implementations.rst, the map of the math ------------------------------------
 
 IMPLEMENTATIONS = ROOT / "docs" / "implementations.rst"
+
+
+def _implementations() -> str:
+    """docs/implementations.rst and the backends' pages' "Implementations" sections,
+    which it links."""
+    return "\n".join([IMPLEMENTATIONS.read_text(), *backend_sections("Implementations").values()])
+
+
 #: ``tests/<file>.py::<test>``, as the page names the test of each implementation
 TEST_REFERENCE = re.compile(r"tests/(\w+)\.py::(\w+)")
 
@@ -269,14 +278,14 @@ def _list_table_rows(text: str) -> list[str]:
 
 
 def test_every_row_of_the_implementations_page_names_its_test():
-    rows = _list_table_rows(IMPLEMENTATIONS.read_text())
+    rows = _list_table_rows(_implementations())
     assert len(rows) >= 20, "the page's tables were not found"
     unnamed = [row.split("\n")[0].strip() for row in rows if not TEST_REFERENCE.search(row)]
     assert unnamed == [], "rows of docs/implementations.rst that name no tests/<file>.py::<test>"
 
 
 def test_the_tests_the_implementations_page_names_exist():
-    references = set(TEST_REFERENCE.findall(IMPLEMENTATIONS.read_text()))
+    references = set(TEST_REFERENCE.findall(_implementations()))
     missing = []
     for module, name in sorted(references):
         path = ROOT / "tests" / f"{module}.py"
@@ -287,7 +296,7 @@ def test_the_tests_the_implementations_page_names_exist():
 
 
 def test_the_implementations_page_names_every_backend_module():
-    text = IMPLEMENTATIONS.read_text()
+    text = _implementations()
     modules = {p.name for p in (ROOT / "unielu" / "backends").glob("*.py")} - {"__init__.py"}
     unnamed = sorted(m for m in modules if f"backends/{m}" not in text)
     assert unnamed == [], "add each module's implementations to docs/implementations.rst"

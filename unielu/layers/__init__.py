@@ -1,18 +1,12 @@
-"""ELU layers for PyTorch, Keras 3, Flax NNX, MLX and PaddlePaddle, thin over :func:`unielu.elu`.
+"""ELU layers, thin over :func:`unielu.elu`: one submodule per framework.
 
-Each framework has its own submodule, imported only when asked for, so that
-``import unielu.layers`` imports no framework:
-
-* :mod:`unielu.layers.torch` -- :class:`unielu.layers.torch.ELU`, an
-  ``nn.Module`` and a drop-in for ``torch.nn.ELU``;
-* :mod:`unielu.layers.keras` -- :class:`unielu.layers.keras.ELU`, a Keras 3
-  layer (any Keras backend) and a drop-in for ``keras.layers.ELU``;
-* :mod:`unielu.layers.flax` -- :class:`unielu.layers.flax.ELU`, a Flax NNX
-  module;
-* :mod:`unielu.layers.mlx` -- :class:`unielu.layers.mlx.ELU`, an
-  ``mlx.nn.Module`` and a drop-in for ``mlx.nn.ELU``;
-* :mod:`unielu.layers.paddle` -- :class:`unielu.layers.paddle.ELU`, a
-  ``paddle.nn.Layer`` and a drop-in for ``paddle.nn.ELU``.
+Each framework's layer is the module ``unielu.layers.<framework>``, found by
+its file name and imported only when asked for, so that ``import
+unielu.layers`` imports no framework: :mod:`unielu.layers.torch` (an
+``nn.Module``, a drop-in for ``torch.nn.ELU``), :mod:`unielu.layers.keras` (a
+Keras 3 layer for any Keras backend, a drop-in for ``keras.layers.ELU``),
+:mod:`unielu.layers.flax` (a Flax NNX module), and those of the backends whose
+docs page documents a layer.
 
 All of them compute :func:`unielu.elu` on the framework's own tensors, so the
 contract's accuracy and gradients hold inside a model, and with
