@@ -52,7 +52,8 @@ def backend_module(x: object, func: str) -> ModuleType:
     return module
 
 
-#: The backend modules :func:`_find_backend` loaded, by module name.
+#: The backend modules :func:`_find_backend` loaded, by module name: a small dict
+#: that Dynamo reads with a constant key (sys.modules would do, and it would guard on it).
 _LOADED: dict[str, ModuleType] = {}
 
 
