@@ -379,12 +379,26 @@ def aarch64(session: nox.Session) -> None:
     session.run("bash", "tools/aarch64_qemu.sh", *session.posargs, external=True)
 
 
+#: The test modules ``nox -s package`` leaves out. What only the package session shows
+#: runs there: the wheel's kernel, its bits at every SIMD level (tests/test_kernel.py);
+#: the installed package's API, command line and metadata; and that the sdist carries
+#: every file a test reads (the framework-free modules read the docs, tables, tools and
+#: benchmarks from it). These modules read no file and check the values, ``out=`` and
+#: threads of the same Python code over the same kernel source as the NumPy sessions
+#: (and the harness, whatever is installed): there, they would only repeat those.
+PACKAGE_REPEATS = [
+    "test_conformance.py", "test_alpha_arrays.py", "test_out.py", "test_hostile.py",
+    "test_processes.py", "test_at_scale_harness.py",
+]  # fmt: skip
+
+
 @nox.session(python=MAIN)
 def package(session: nox.Session) -> None:
     """Build the wheel and sdist, check them, and test the installed wheel from the sdist.
 
     As a distribution packager would: the NumPy tests run from the unpacked
-    sdist against the wheel installed in this clean environment, not the checkout.
+    sdist against the wheel installed in this clean environment, not the checkout,
+    all but those that would only repeat the NumPy sessions (PACKAGE_REPEATS).
     """
     session.install("build", "twine")
     tmp = os.path.abspath(session.create_tmp())
@@ -407,8 +421,10 @@ def package(session: nox.Session) -> None:
         "import unielu; assert 'site-packages' in unielu.__file__, unielu.__file__; "
         "print('testing', unielu.__file__)",
     )  # fmt: skip
+    ignore = [f"--ignore=tests/{module}" for module in PACKAGE_REPEATS]
     session.run(
         "pytest", "tests", "--backend=numpy", "-p", "no:cacheprovider", *XDIST, *_junit(session, 0),
+        *ignore,
     )  # fmt: skip
 
 
