@@ -252,16 +252,30 @@ nox.options.sessions = [
 # - a test without the backend fixture runs in the sessions of the backends its
 #   ``only`` marker names (tests/conftest.py): the NumPy kernel's tests run in the
 #   NumPy sessions, not in every session again;
+# - a check marked once (the repository's files, the test harness) runs in the NumPy
+#   session of the main Python alone, and a distributed module only in the test
+#   environments its test_env marker names;
 # - the model benchmark's cases are run by ``nox -s bench``, marked bench.
 # At most 4 workers: each imports its framework (the Keras session: three), and a
 # distributed test starts processes of its own.
 XDIST = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup"]
+
+
+def _marker_args(text: str, marker: str) -> str:
+    """The arguments of the first ``mark.<marker>(...)`` in a test module's text."""
+    found = re.search(rf"mark\.{marker}\(([^)]*)\)", text)
+    return found[1] if found else ""
+
+
 #: The test modules that mark tests ``distributed`` (pyproject.toml's markers), each
-#: with the backends its ``only`` marker names: those tests run after the others,
-#: alone in one process, in the sessions of those backends.
+#: with the backends its ``only`` marker names, the variables its ``test_env`` marker
+#: asks of a test environment, and whether it is marked ``once``: those tests run
+#: after the others, alone in one process, in the sessions and environments these allow.
 DISTRIBUTED_MODULES = {
-    os.path.relpath(path, ROOT): set(
-        re.findall(r'"(\w+)"', (re.search(r"mark\.only\(([^)]*)\)", text) or [""] * 2)[1])
+    os.path.relpath(path, ROOT): (
+        set(re.findall(r'"(\w+)"', _marker_args(text, "only"))),
+        dict(re.findall(r'(\w+)="([^"]*)"', _marker_args(text, "test_env"))),
+        "mark.once" in text,
     )
     for path in sorted(glob.glob(os.path.join(ROOT, "tests", "test_*.py")))
     for text in [open(path, encoding="utf-8").read()]
@@ -312,19 +326,32 @@ def tests(session: nox.Session, backend: str, oldest: bool) -> None:
     for run, env in enumerate(envs):
         if run == 1:  # the framework-free modules and doctests in the first environment
             doctests, marks = [], "not framework_free and not bench"  # only: no backend there
+        # The once marker (pyproject.toml): a check that means the same on every Python
+        # and in every environment (the repository's files, the test harness) runs in
+        # the NumPy session of the main Python, in its first environment, alone.
+        once = backend == "numpy" and session.python == MAIN and run == 0
+        selected = marks if once else f"{marks} and not once"
         session.run(
             "python", "-m", "pytest", "tests", *common, *XDIST, *_junit(session, run), *doctests,
-            "-m", f"({marks}) and not distributed", *session.posargs, env=env,
+            "-m", f"({selected}) and not distributed", *session.posargs, env=env,
         )  # fmt: skip
         # Then the distributed tests, alone in one process: each starts an engine of
         # several processes under a time limit, which a worker beside it would slow.
-        # Only the modules that mark tests distributed for this backend are collected
-        # (one whose only marker names no backend is everyone's).
-        modules = [m for m, names in DISTRIBUTED_MODULES.items() if not names or name in names]
+        # Only the modules that mark tests distributed for this backend (one whose only
+        # marker names no backend is everyone's) and for this environment (a test_env
+        # marker: Keras's distribution API on its JAX backend) are collected: a run
+        # that collects only skips still pays its framework's import.
+        modules = [
+            module
+            for module, (names, wanted, is_once) in DISTRIBUTED_MODULES.items()
+            if (not names or name in names)
+            and all(env.get(key) == value for key, value in wanted.items())
+            and (once or not is_once)
+        ]
         if modules:
             session.run(
                 "python", "-m", "pytest", *modules, *common,
-                *_junit(session, f"{run}-distributed"), "-m", f"({marks}) and distributed",
+                *_junit(session, f"{run}-distributed"), "-m", f"({selected}) and distributed",
                 *session.posargs, env=env, success_codes=[0, 5],
             )  # fmt: skip
 
@@ -352,12 +379,26 @@ def aarch64(session: nox.Session) -> None:
     session.run("bash", "tools/aarch64_qemu.sh", *session.posargs, external=True)
 
 
+#: The test modules ``nox -s package`` leaves out. What only the package session shows
+#: runs there: the wheel's kernel, its bits at every SIMD level (tests/test_kernel.py);
+#: the installed package's API, command line and metadata; and that the sdist carries
+#: every file a test reads (the framework-free modules read the docs, tables, tools and
+#: benchmarks from it). These modules read no file and check the values, ``out=`` and
+#: threads of the same Python code over the same kernel source as the NumPy sessions
+#: (and the harness, whatever is installed): there, they would only repeat those.
+PACKAGE_REPEATS = [
+    "test_conformance.py", "test_alpha_arrays.py", "test_out.py", "test_hostile.py",
+    "test_processes.py", "test_at_scale_harness.py",
+]  # fmt: skip
+
+
 @nox.session(python=MAIN)
 def package(session: nox.Session) -> None:
     """Build the wheel and sdist, check them, and test the installed wheel from the sdist.
 
     As a distribution packager would: the NumPy tests run from the unpacked
-    sdist against the wheel installed in this clean environment, not the checkout.
+    sdist against the wheel installed in this clean environment, not the checkout,
+    all but those that would only repeat the NumPy sessions (PACKAGE_REPEATS).
     """
     session.install("build", "twine")
     tmp = os.path.abspath(session.create_tmp())
@@ -380,8 +421,10 @@ def package(session: nox.Session) -> None:
         "import unielu; assert 'site-packages' in unielu.__file__, unielu.__file__; "
         "print('testing', unielu.__file__)",
     )  # fmt: skip
+    ignore = [f"--ignore=tests/{module}" for module in PACKAGE_REPEATS]
     session.run(
         "pytest", "tests", "--backend=numpy", "-p", "no:cacheprovider", *XDIST, *_junit(session, 0),
+        *ignore,
     )  # fmt: skip
 
 

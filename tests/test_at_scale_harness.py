@@ -1,5 +1,9 @@
 """The harness of the distributed tests (tests/at_scale/): a script that hangs is
-killed, its children with it, and fails; a process left running fails."""
+killed, its children with it, and fails; a process left running fails.
+
+Checked once (the ``once`` marker): the harness is the same on every Python and
+in every environment, and the distributed tests run on the main Python.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from at_scale import run
 pytestmark = [
     pytest.mark.distributed,
     pytest.mark.only("numpy", reason="the harness of the distributed tests, checked once"),
+    pytest.mark.once,
 ]
 
 

@@ -33,7 +33,7 @@ import pytest
 
 from unielu._registry import registry
 
-pytestmark = pytest.mark.framework_free
+pytestmark = [pytest.mark.framework_free, pytest.mark.once]  # the repository's files
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Backends whose docs and tests still live partly in shared files.

@@ -4,8 +4,9 @@ docs/at-scale.rst describes.
 
 keras.distribution runs on the JAX backend (its TensorFlow prototype says
 "DO NOT USE", and PyTorch has none): under the other Keras backends this line
-is skipped with that reason. MirroredStrategy with the layer is in
-tests/test_tensorflow_distributed.py.
+is skipped with that reason, and the nox session runs this module in its
+KERAS_BACKEND=jax environment only (the test_env marker). MirroredStrategy with
+the layer is in tests/test_tensorflow_distributed.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from at_scale import EXAMPLES, run
 pytestmark = [
     pytest.mark.distributed,
     pytest.mark.only("keras", reason="Keras's own distribution API"),
+    pytest.mark.test_env(KERAS_BACKEND="jax"),
     # Keras's own np.array(tensor) while reading weights, under NumPy 2
     pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
 ]

@@ -1,6 +1,11 @@
 """The registry of backends is the one list: dispatch, installed_backends(), the
 report, the test adapters, the nox sessions and the docs pages all agree with it,
-and a backend registered at run time reaches every one of them."""
+and a backend registered at run time reaches every one of them.
+
+A test marked ``once`` checks the repository's files or its tools (tests, docs,
+tables, benchmarks), the same on every Python: the NumPy session of the main
+Python runs it; the others test the package's own code on theirs.
+"""
 
 from __future__ import annotations
 
@@ -39,15 +44,18 @@ def box():
     ADAPTERS.pop("box", None)
 
 
+@pytest.mark.once
 def test_every_backend_has_an_adapter():
     assert set(NAMES) <= set(ADAPTERS)
 
 
+@pytest.mark.once
 def test_every_backend_has_a_docs_page():
     pages = {p.stem for p in (ROOT / "docs" / "backends").glob("*.rst")} - {"index"}
     assert pages == set(NAMES)
 
 
+@pytest.mark.once
 def test_every_backend_has_a_nox_session():
     out = subprocess.run(
         [sys.executable, "-m", "nox", "-l", "--json", "-f", str(ROOT / "noxfile.py")],
@@ -114,6 +122,7 @@ def test_a_registered_backend_is_unregistered_cleanly(box):
         unielu.elu(box.Box([1.0]))
 
 
+@pytest.mark.once
 def test_a_registered_backend_reaches_the_test_matrix():
     env = dict(os.environ, PYTHONPATH=str(ROOT / "tests"))  # unielu as installed
     cmd = [
@@ -130,6 +139,7 @@ def test_a_registered_backend_reaches_the_test_matrix():
     assert "passed" in out.stdout and "failed" not in out.stdout
 
 
+@pytest.mark.once
 def test_a_registered_backend_reaches_the_soak(box, capsys, monkeypatch):
     """benchmarks/soak.py takes its backends from the registry and their arrays from
     the adapters: a short soak of the throwaway backend alone runs, checked, error-free."""
@@ -207,6 +217,7 @@ def _framework_place(path: str) -> bool:
     return path.startswith(("tests/", "docs/")) and named
 
 
+@pytest.mark.once
 def test_only_the_framework_places_import_a_framework():
     """Issue 15's check: grep -lE "^\\s*(import|from) (torch|...)\\b" over the Python files."""
     files = [p.relative_to(ROOT).as_posix() for p in ROOT.glob("*.py")] + [
@@ -220,11 +231,13 @@ def test_only_the_framework_places_import_a_framework():
     assert outside == set(), "a framework imported outside its places: move the code"
 
 
+@pytest.mark.once
 def test_the_generated_tables_are_up_to_date(tables):
     """README.md and the docs hold the registry's tables as it renders them now."""
     assert tables.stale(ROOT) == [], "stale: run python -m tools.tables"
 
 
+@pytest.mark.once
 def test_a_registered_backend_reaches_the_generated_tables(box, tables):
     table = tables.GENERATED["backends"].render("markdown")
     assert "| `box` | `throwaway_backend.Box` | no | no | 3 | kept | not checked |" in table
@@ -232,6 +245,7 @@ def test_a_registered_backend_reaches_the_generated_tables(box, tables):
     assert tables.update(readme, "markdown") != readme  # the README would need a rewrite
 
 
+@pytest.mark.once
 def test_a_generated_block_is_rewritten_at_its_indentation(tables):
     text = "  .. begin generated: backends\n  stale\n  .. end generated: backends\n"
     new = tables.update(text, "rst")
@@ -277,6 +291,7 @@ def _list_table_rows(text: str) -> list[str]:
     return rows
 
 
+@pytest.mark.once
 def test_every_row_of_the_implementations_page_names_its_test():
     rows = _list_table_rows(_implementations())
     assert len(rows) >= 20, "the page's tables were not found"
@@ -284,6 +299,7 @@ def test_every_row_of_the_implementations_page_names_its_test():
     assert unnamed == [], "rows of docs/implementations.rst that name no tests/<file>.py::<test>"
 
 
+@pytest.mark.once
 def test_the_tests_the_implementations_page_names_exist():
     references = set(TEST_REFERENCE.findall(_implementations()))
     missing = []
@@ -295,6 +311,7 @@ def test_the_tests_the_implementations_page_names_exist():
     assert missing == [], "renamed or removed: update docs/implementations.rst"
 
 
+@pytest.mark.once
 def test_the_implementations_page_names_every_backend_module():
     text = _implementations()
     modules = {p.name for p in (ROOT / "unielu" / "backends").glob("*.py")} - {"__init__.py"}
@@ -383,6 +400,7 @@ def f(x):
 '''
 
 
+@pytest.mark.once
 def test_a_stamp_goes_stale_when_a_measured_source_changes(stamp, tmp_path):
     _tree(tmp_path, {"unielu/backends/x.py": CODE, "unielu/cli.py": "A = 1\n"})
     data = {"stamp": {"commit": "abc", "sources": stamp.sources("differences", tmp_path)}}
@@ -405,11 +423,13 @@ def test_a_stamp_goes_stale_when_a_measured_source_changes(stamp, tmp_path):
     assert "no stamp" not in problem and "nox -s bench" in problem
 
 
+@pytest.mark.once
 def test_an_unstamped_table_is_stale(stamp):
     (problem,) = stamp.problems("results", {"rows": []})
     assert "has no stamp" in problem and "nox -s bench" in problem
 
 
+@pytest.mark.once
 def test_the_stamps_cover_the_code_and_not_the_docs(stamp):
     for table in stamp.SOURCES:
         files = stamp.files(table)
@@ -419,6 +439,7 @@ def test_the_stamps_cover_the_code_and_not_the_docs(stamp):
     assert "unielu/bench.py" not in stamp.files("differences")
 
 
+@pytest.mark.once
 def test_prose_values_come_from_the_measured_tables(tables):
     results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
     row = next(r for r in results["rows"] if r["case"] == "numpy.plain" and r["size"] == 10**7)
