@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import subprocess
 import sys
@@ -347,105 +346,6 @@ def _alpha_dtype(dtype: str) -> str:
 
 
 @compiled
-# -- elu_backward: the PyTorch backend's backward with one learned alpha ----------
-
-
-def _backward_reference(g: np.ndarray, x: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
-    """grad * elu_derivative(x, alpha) by the elementwise ufunc and NumPy's multiply,
-    and the sum of grad * d elu / d alpha (expm1(x) by the ufunc at alpha 1 where
-    x <= 0, 0 where x > 0, NaN at NaN) by math.fsum of the float64 products."""
-    dtype = x.dtype.type
-    with np.errstate(invalid="ignore", over="ignore"):
-        grad_x = g * numpy_backend._ufuncs.elu_derivative(x, dtype(alpha))
-        unit = np.where(x > 0, 0.0, numpy_backend._ufuncs.elu(x, dtype(1.0)))
-        terms = g.astype(np.float64) * unit.astype(np.float64)
-    return grad_x, math.fsum(terms.tolist())
-
-
-def _backward_data(dtype: str, n: int = 5000) -> tuple[np.ndarray, np.ndarray]:
-    x = np.concatenate([_data(n, dtype), grid(dtype).astype(numpy_dtype(dtype))])
-    g = np.random.default_rng(5).normal(0, 1, x.shape).astype(x.dtype)
-    return g, x
-
-
-@compiled
-@pytest.mark.parametrize("alpha", [0.0, 1e-30, 0.5, 1.0, 1.7, 37.0])
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_backward_is_grad_times_derivative_and_the_alpha_sum(simd_level, dtype, alpha):
-    g, x = _backward_data(dtype)
-    x = x[~np.isnan(x)]
-    g = g[: x.size]
-    grad_x, total = numpy_backend._ufuncs.elu_backward(g, x, x.dtype.type(alpha))
-    expected_x, expected_total = _backward_reference(g, x, alpha)
-    _assert_same_bits(grad_x, expected_x)
-    assert total.dtype == np.float64 and total.shape == ()
-    # Exact float64 products (float32 ones), summed in float64: n roundings at most.
-    terms = np.abs(g.astype(np.float64)) * np.abs(np.expm1(np.minimum(x, 0.0)))
-    assert abs(float(total) - expected_total) <= x.size * 2**-53 * terms.sum()
-
-
-@compiled
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_backward_nan_and_infinite_grad(simd_level, dtype):
-    t = numpy_dtype(dtype).type
-    x = np.array([np.nan, -1.0, 2.0, -0.0], t)
-    g = np.array([1.0, 1.0, 1.0, 1.0], t)
-    grad_x, total = numpy_backend._ufuncs.elu_backward(g, x, t(1.5))
-    assert np.isnan(grad_x[0]) and np.isnan(total), "NaN x: NaN gradient, NaN sum"
-    # d elu / d alpha is 0 where x > 0: an infinite grad there gives 0 * inf, NaN,
-    # as autograd's product does.
-    grad_x, total = numpy_backend._ufuncs.elu_backward(np.array([np.inf], t), x[2:3], t(1.5))
-    assert grad_x[0] == np.inf and np.isnan(total)
-    grad_x, total = numpy_backend._ufuncs.elu_backward(g[1:], x[1:], t(1.5))
-    assert math.isclose(float(total), math.expm1(-1.0), rel_tol=1e-7)
-    assert grad_x[2] == 1.5 and grad_x[1] == 1.0  # alpha at -0.0, 1 where x > 0
-
-
-@compiled
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_backward_same_results_however_laid_out(dtype):
-    g, x = _backward_data(dtype, 4096)
-    g, x = g[:4096], np.nan_to_num(x[:4096])
-    alpha = x.dtype.type(1.7)
-    flat_x, flat_total = numpy_backend._ufuncs.elu_backward(g, x, alpha)
-    # Strided and expanded operands, rows: the same gradient; the rows' sums add up.
-    rows_x, rows_total = numpy_backend._ufuncs.elu_backward(
-        g.reshape(64, 64), x[::-1].copy()[::-1].reshape(64, 64), alpha
-    )
-    _assert_same_bits(rows_x.reshape(-1), flat_x)
-    assert rows_total.shape == (64,)
-    assert math.isclose(math.fsum(rows_total.tolist()), float(flat_total), rel_tol=1e-12)
-    strided_x, _ = numpy_backend._ufuncs.elu_backward(g[::2], x[::2], alpha)
-    _assert_same_bits(strided_x, flat_x[::2])
-    ones = np.broadcast_to(x.dtype.type(1.0), x.shape)  # stride 0, as torch's sum().backward()
-    expanded_x, expanded_total = numpy_backend._ufuncs.elu_backward(ones, x, alpha)
-    _assert_same_bits(expanded_x, numpy_backend._ufuncs.elu_derivative(x, alpha))
-    unit = np.where(x > 0, 0.0, numpy_backend._ufuncs.elu(x, x.dtype.type(1.0)))
-    assert math.isclose(float(expanded_total), math.fsum(unit.tolist()), rel_tol=1e-12)
-
-
-@compiled
-def test_backward_every_simd_level_gives_the_same_bits():
-    ufuncs = numpy_backend._ufuncs
-    results = {}
-    before = ufuncs.simd_level()
-    try:
-        for level in ufuncs.simd_levels():
-            ufuncs.set_simd_level(level)
-            results[level] = [
-                ufuncs.elu_backward(*_backward_data(dtype), numpy_dtype(dtype).type(a))
-                for dtype in ("float32", "float64")
-                for a in (1.0, 1.7, 1e-30)
-            ]
-    finally:
-        ufuncs.set_simd_level(before)
-    first = next(iter(results.values()))
-    for got in results.values():
-        for (gx, total), (gx0, total0) in zip(got, first, strict=True):
-            _assert_same_bits(gx, gx0)
-            _assert_same_bits(total, total0)
-
-
 def test_simd_level_names_are_checked():
     with pytest.raises(ValueError, match="SIMD level must be one of"):
         numpy_backend._ufuncs.set_simd_level("sse9")

@@ -6,7 +6,6 @@ reduction to alpha's shape, and torch.compile."""
 from __future__ import annotations
 
 import functools
-import math
 
 import mpmath
 import numpy as np
@@ -277,106 +276,6 @@ def test_tensor_alpha_under_torch_compile(backend, torch, func, alpha_shape):
             assert d_x[0, 6] == pytest.approx(1.5 * np.exp(-100.0), rel=1e-3)
         else:
             assert d_alpha[0, 6] == pytest.approx(np.exp(-100.0), rel=1e-3)
-
-
-# -- one learned alpha: the backward's two routes --------------------------------
-
-
-@pytest.fixture(params=["compiled kernel", "ATen ops"])
-def learned_alpha_route(request, monkeypatch, backend):
-    """The backward of elu with one alpha in eager mode: the compiled kernel's
-    one pass on CPU tensors (where built), and PyTorch's own ops (elsewhere).
-    Returns the kernel's calls, counted, so that a test sees which route ran."""
-    from unielu.backends import numpy as numpy_backend
-
-    real, calls = numpy_backend._ufuncs, []
-    if request.param == "ATen ops":
-        monkeypatch.setattr(numpy_backend, "_ufuncs", None)
-        return request.param, calls
-    if real is None:
-        pytest.skip(reason=f"no compiled kernel: {numpy_backend.kernel()}")
-    if backend.device != "cpu":
-        pytest.skip(reason=f"the compiled kernel runs on CPU tensors, not on {backend.device}")
-
-    class Counting:
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-        def elu_backward(self, *args, **kwargs):
-            calls.append(args[0].shape)
-            return real.elu_backward(*args, **kwargs)
-
-    monkeypatch.setattr(numpy_backend, "_ufuncs", Counting())
-    return request.param, calls
-
-
-#: label -> tensors (x, grad) from x's values: memory layouts the backward meets
-LAYOUTS = {
-    "contiguous": lambda t, x: (x, t.randn(x.shape, generator=t.Generator().manual_seed(1))),
-    "channels last": lambda t, x: (
-        x.contiguous(memory_format=t.channels_last),
-        t.randn(x.shape, generator=t.Generator().manual_seed(1)).contiguous(
-            memory_format=t.channels_last
-        ),
-    ),
-    "grad of a sum (expanded)": lambda t, x: (x, t.ones(()).expand(x.shape)),
-    "transposed x": lambda t, x: (x.transpose(1, 3), t.ones(x.transpose(1, 3).shape)),
-}
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("alpha", [0.0, 1.0, 1.7, 37.0])
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_one_alpha_backward_exact_on_each_route(
-    backend, torch, learned_alpha_route, dtype, alpha, layout
-):
-    route, calls = learned_alpha_route
-    values = np.array([v for v in SPECIAL if not np.isnan(v)] + [-87.5, -1e-7, -5.0])
-    x = backend.asarray(np.resize(values, (2, 3, 4, 5)), dtype)
-    x, grad = LAYOUTS[layout](torch, x)
-    grad = grad.to(x.device, x.dtype)
-    a = backend.asarray(alpha, dtype).requires_grad_(True)
-    xg = x.detach().requires_grad_(True)
-    grad_x, grad_alpha = torch.autograd.grad(unielu.elu(xg, a), (xg, a), grad)
-    assert bool(calls) == (route == "compiled kernel")  # half precisions computed in float32
-    # d/dx: grad * elu_derivative, in the compute dtype (float32 for half precisions).
-    w = torch.float64 if dtype == "float64" else torch.float32
-    expected = (unielu.elu_derivative(x.to(w), a.detach().to(w)) * grad.to(w)).to(x.dtype)
-    # Each route's exp against elu_derivative's: a rounding or two apart.
-    info = torch.finfo(x.dtype)
-    torch.testing.assert_close(
-        grad_x, expected, rtol=4 * info.eps, atol=2 * info.smallest_normal * info.eps,
-        equal_nan=True, msg=lambda m: f"{route}, d/dx: {m}",
-    )  # fmt: skip
-    # d/d alpha: the sum of grad * expm1(x) where x <= 0, in alpha's dtype.
-    xs, gs = x.double().cpu().numpy().ravel(), grad.double().cpu().numpy().ravel()
-    terms = gs * np.where(xs > 0, 0.0, np.expm1(np.minimum(xs, 0.0)))
-    exact = math.fsum(terms.tolist())
-    bound = xs.size * float(torch.finfo(w).eps) * np.abs(terms).sum()
-    bound += abs(exact) * float(torch.finfo(a.dtype).eps)  # the rounding to alpha's dtype
-    assert grad_alpha.shape == () and grad_alpha.dtype == a.dtype
-    assert abs(float(grad_alpha) - exact) <= bound, (route, float(grad_alpha), exact)
-
-
-def test_one_alpha_backward_nan_and_threads(backend, torch, learned_alpha_route):
-    """A NaN in x gives NaN in both gradients on each route; a tensor large enough
-    to be split over threads gives the sum of its parts."""
-    from unielu._threads import PARALLEL_MIN
-
-    route, calls = learned_alpha_route
-    x = backend.asarray(np.linspace(-30.0, 3.0, 2 * PARALLEL_MIN + 3), "float32")
-    for values in (x, torch.cat([x[:7], x.new_full((1,), float("nan")), x[7:]])):
-        a = backend.asarray(1.3, "float32").requires_grad_(True)
-        xg = values.clone().requires_grad_(True)
-        grad_x, grad_alpha = torch.autograd.grad(unielu.elu(xg, a).sum(), (xg, a))
-        if values.isnan().any():
-            assert bool(grad_x[7].isnan()) and bool(grad_alpha.isnan()), route
-            continue
-        xs = values.double().cpu().numpy()
-        exact = math.fsum(np.where(xs > 0, 0.0, np.expm1(np.minimum(xs, 0.0))).tolist())
-        assert float(grad_alpha) == pytest.approx(exact, rel=1e-5), route
-        torch.testing.assert_close(grad_x, unielu.elu_derivative(values, 1.3), rtol=2**-22, atol=0)
-    assert bool(calls) == (route == "compiled kernel")
 
 
 REFUSED_ALPHAS = {

@@ -228,18 +228,6 @@ static inline float FN(times_alpha32)(float a, float e, float el)
     return ah * eh + ((((ah * ee + al * eh) + al * ee)) + a * el);
 }
 
-/* expm1(xc) = e + el for xc in [-18, 0], from its parts: 2**k * (p + pl) + (2**k - 1). */
-static inline float FN(expm1_sum32)(struct expm1_32 v, float *el)
-{
-    float scale = from_bits32((v.kb + 127u) << 23);
-    float s = scale - 1.0f;                     /* Fast2Sum(-1, scale) */
-    float sl = scale - (s + 1.0f);
-    float sp = scale * v.p;                     /* exact */
-    float e = s + sp;                           /* Fast2Sum(s, sp): |s| >= |sp| or s = 0 */
-    *el = ((sp - (e - s)) + sl) + scale * v.pl;
-    return e;
-}
-
 /* float32 inputs, every operation in float32 lanes (twice the lanes of
  * double, no conversions), carrying the low-order parts that one rounding
  * would lose:
@@ -260,8 +248,15 @@ static inline void FN(elu_f32_body)(float *RESTRICT out, const float *RESTRICT i
         /* Below -18, expm1 is -1 after rounding to float32 (alpha * it too). */
         float xc = x < -18.0f ? -18.0f : x;
         xc = xc > 0.0f ? 0.0f : xc;
-        float el;
-        float e = FN(expm1_sum32)(FN(expm1_parts32)(xc), &el);
+        struct expm1_32 v = FN(expm1_parts32)(xc);
+        uint32_t kb = v.kb;
+        float p = v.p, pl = v.pl;
+        float scale = from_bits32((kb + 127u) << 23);
+        float s = scale - 1.0f;                     /* Fast2Sum(-1, scale) */
+        float sl = scale - (s + 1.0f);
+        float sp = scale * p;                       /* exact */
+        float e = s + sp;                           /* Fast2Sum(s, sp): |s| >= |sp| or s = 0 */
+        float el = ((sp - (e - s)) + sl) + scale * pl;
         float y = e + el; /* alpha 1 */
         if (mode != ALPHA_IS_1) {
             float ya = FN(times_alpha32)(a, e, el);
@@ -320,51 +315,7 @@ static void FN(elu_f32)(float *RESTRICT out, const float *RESTRICT in, const flo
  * times alpha as above (cannot overflow: the half), then times 2**(k+1) in
  * three exact steps 2**b1 * 2**b2 * 2**b3, every factor a normal float32 and
  * the last one the only one that can make the result subnormal: rounded once
- * where exp(x) alone is subnormal and alpha large. From the parts of
- * xc = max(x, -200) (x <= 0). */
-static inline float FN(alpha_exp32)(struct expm1_32 v, const float x, const float a,
-                                    const int mode, const int tiny, const int deep)
-{
-    uint32_t kb = v.kb;
-    float p = v.p, pl = v.pl;
-    float e = 1.0f + p;                         /* Fast2Sum(1, p) */
-    float el = (p - (e - 1.0f)) + pl;
-    e = 0.5f * e;
-    el = 0.5f * el;
-    float m = e + el; /* alpha 1 */
-    if (mode != ALPHA_IS_1) {
-        float ma = FN(times_alpha32)(a, e, el);
-        m = mode == ALPHAS && a == 1.0f ? m : ma;
-    }
-    /* b = k + 1 in [-288, 1] as b1 + b2 + b3, each in [-126, 1]. */
-    /* Unsigned arithmetic: a NaN's k is any value, and must not overflow. */
-    int32_t b = (int32_t)(kb + 1u);
-    int32_t b3 = b < -126 ? -126 : b;
-    float f3 = from_bits32(((uint32_t)b3 + 127u) << 23);
-    if (deep) {
-        int32_t rest = (int32_t)((uint32_t)b - (uint32_t)b3); /* [-162, 0] */
-        int32_t b1 = rest < -126 ? -126 : rest;
-        uint32_t b2 = (uint32_t)rest - (uint32_t)b1;          /* [-36, 0] */
-        float f1 = from_bits32(((uint32_t)b1 + 127u) << 23);
-        float f2 = from_bits32((b2 + 127u) << 23);
-        m = ((m * f1) * f2) * f3;
-    }
-    else { /* every x >= -87: b >= -126, so f1 = f2 = 1, exactly */
-        m = m * f3;
-    }
-    if (tiny && mode != ALPHA_IS_1) {
-        /* alpha below 2**-100: the halves' products would underflow. The
-         * result is 0 unless exp(x) >= 2**-50, where f1 = f2 = 1 and
-         * (e + el) * f3 = exp(x) is normal: alpha * exp(x), rounded once. */
-        float mt = a * ((e + el) * f3);
-        /* |alpha|: a negative array alpha, applied as written, is not tiny. */
-        m = (a < 0x1p-100f) & (a > -0x1p-100f) ? mt : m;
-        m = propagate_nan32(a, m);
-    }
-    if (deep) m = propagate_nan32(x, m);
-    return m;
-}
-
+ * where exp(x) alone is subnormal and alpha large. */
 static inline void FN(derivative_f32_body)(float *RESTRICT out, const float *RESTRICT in,
                                           const float *RESTRICT alpha, const int mode,
                                           npy_intp n, const int tiny, const int deep)
@@ -375,7 +326,44 @@ static inline void FN(derivative_f32_body)(float *RESTRICT out, const float *RES
         /* Below -200, alpha * exp(x) < 2**-150 for every finite float32 alpha. */
         float xc = x < -200.0f ? -200.0f : x;
         xc = xc > 0.0f ? 0.0f : xc;
-        float m = FN(alpha_exp32)(FN(expm1_parts32)(xc), x, a, mode, tiny, deep);
+        struct expm1_32 v = FN(expm1_parts32)(xc);
+        uint32_t kb = v.kb;
+        float p = v.p, pl = v.pl;
+        float e = 1.0f + p;                         /* Fast2Sum(1, p) */
+        float el = (p - (e - 1.0f)) + pl;
+        e = 0.5f * e;
+        el = 0.5f * el;
+        float m = e + el; /* alpha 1 */
+        if (mode != ALPHA_IS_1) {
+            float ma = FN(times_alpha32)(a, e, el);
+            m = mode == ALPHAS && a == 1.0f ? m : ma;
+        }
+        /* b = k + 1 in [-288, 1] as b1 + b2 + b3, each in [-126, 1]. */
+        /* Unsigned arithmetic: a NaN's k is any value, and must not overflow. */
+        int32_t b = (int32_t)(kb + 1u);
+        int32_t b3 = b < -126 ? -126 : b;
+        float f3 = from_bits32(((uint32_t)b3 + 127u) << 23);
+        if (deep) {
+            int32_t rest = (int32_t)((uint32_t)b - (uint32_t)b3); /* [-162, 0] */
+            int32_t b1 = rest < -126 ? -126 : rest;
+            uint32_t b2 = (uint32_t)rest - (uint32_t)b1;          /* [-36, 0] */
+            float f1 = from_bits32(((uint32_t)b1 + 127u) << 23);
+            float f2 = from_bits32((b2 + 127u) << 23);
+            m = ((m * f1) * f2) * f3;
+        }
+        else { /* every x >= -87: b >= -126, so f1 = f2 = 1, exactly */
+            m = m * f3;
+        }
+        if (tiny && mode != ALPHA_IS_1) {
+            /* alpha below 2**-100: the halves' products would underflow. The
+             * result is 0 unless exp(x) >= 2**-50, where f1 = f2 = 1 and
+             * (e + el) * f3 = exp(x) is normal: alpha * exp(x), rounded once. */
+            float mt = a * ((e + el) * f3);
+            /* |alpha|: a negative array alpha, applied as written, is not tiny. */
+            m = (a < 0x1p-100f) & (a > -0x1p-100f) ? mt : m;
+            m = propagate_nan32(a, m);
+        }
+        if (deep) m = propagate_nan32(x, m);
         out[i] = x > 0.0f ? 1.0f : m;
     }
 }
@@ -417,54 +405,6 @@ static void FN(derivative_f32)(float *RESTRICT out, const float *RESTRICT in,
     }
     else {
         FN(derivative_f32_body)(out, in, alpha, ALPHAS, n, 0, 1);
-    }
-}
-
-/* The backward of elu with one alpha, from one reduction per element: d =
- * grad * elu_derivative(x, alpha), and u = d elu / d alpha (expm1(x) for x <= 0,
- * 0 for x > 0). The same steps as derivative_f32 and elu_f32 at alpha 1, so the
- * same bits as their results (expm1 rounds to -1 below -18, where elu_f32
- * clamps). */
-static inline void FN(backward_f32_body)(float *RESTRICT d, float *RESTRICT u,
-                                        const float *RESTRICT in, const float *RESTRICT g,
-                                        const float *RESTRICT alpha, const int mode, npy_intp n,
-                                        const int tiny, const int deep)
-{
-    for (npy_intp i = 0; i < n; i++) {
-        float x = in[i];
-        float xc = x < -200.0f ? -200.0f : x;
-        xc = xc > 0.0f ? 0.0f : xc;
-        struct expm1_32 v = FN(expm1_parts32)(xc);
-        float m = FN(alpha_exp32)(v, x, alpha[0], mode, tiny, deep);
-        float el;
-        float e = FN(expm1_sum32)(v, &el);
-        float y = x < -18.0f ? -1.0f : e + el;
-        d[i] = g[i] * (x > 0.0f ? 1.0f : m);
-        u[i] = x > 0.0f ? 0.0f : (x != x ? x : y);
-    }
-}
-
-static void FN(backward_f32)(float *RESTRICT d, float *RESTRICT u, const float *RESTRICT in,
-                             const float *RESTRICT g, const float *RESTRICT alpha, npy_intp n)
-{
-    int deep = 0;
-    for (npy_intp i = 0; i < n; i++) deep |= !(in[i] >= -87.0f);
-    if (alpha[0] == 1.0f) {
-        if (deep) {
-            FN(backward_f32_body)(d, u, in, g, alpha, ALPHA_IS_1, n, 0, 1);
-        }
-        else {
-            FN(backward_f32_body)(d, u, in, g, alpha, ALPHA_IS_1, n, 0, 0);
-        }
-    }
-    else if (!((alpha[0] >= 0x1p-100f) | (alpha[0] <= -0x1p-100f))) {
-        FN(backward_f32_body)(d, u, in, g, alpha, ALPHA_SCALAR, n, 1, 1);
-    }
-    else if (deep) {
-        FN(backward_f32_body)(d, u, in, g, alpha, ALPHA_SCALAR, n, 0, 1);
-    }
-    else {
-        FN(backward_f32_body)(d, u, in, g, alpha, ALPHA_SCALAR, n, 0, 0);
     }
 }
 
@@ -519,7 +459,6 @@ static const struct kernels FN(kernels) = {
     .f64 = {FN(elu_f64), FN(derivative_f64)},
     .f16 = {FN(elu_f16), FN(derivative_f16)},
     .f32 = {FN(elu_f32), FN(derivative_f32)},
-    .backward_f32 = FN(backward_f32),
     .load_f32 = FN(load_f32),
     .load_f64 = FN(load_f64),
     .store_f64 = FN(store_f64),

@@ -114,8 +114,6 @@ static inline float quieted32(float v)
  * into double scratch return whether a value loaded is a NaN. */
 typedef void (*block_fn)(double *, const double *, npy_intp, int);
 typedef void (*block_fnf)(float *, const float *, const float *, npy_intp, npy_intp);
-typedef void (*backward_fnf)(float *, float *, const float *, const float *, const float *,
-                             npy_intp);
 typedef int (*load_fn)(double *, const char *, npy_intp, npy_intp);
 typedef void (*store_fn)(char *, npy_intp, const double *, npy_intp);
 
@@ -127,7 +125,6 @@ enum func { ELU, DERIVATIVE };
 struct kernels {
     block_fn f64[2], f16[2];
     block_fnf f32[2];
-    backward_fnf backward_f32;
     load_fn load_f32, load_f64;
     store_fn store_f64;
 };
@@ -416,130 +413,6 @@ static char loop_types[] = {
     NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
 };
 
-/* ---- the backward of elu with a learned alpha, in one pass --------------- */
-
-/* elu_backward(grad, x, alpha) -> (grad * elu_derivative(x, alpha), the sum of
- * grad * d elu / d alpha): a generalized ufunc "(n),(n),()->(n),()" for the
- * PyTorch backend's learned alpha, which would otherwise read grad and x once
- * for each result and once more for the sum. Each block's derivative and
- * expm1 (elu at alpha 1) come from the level's block functions, the formulas
- * of the elementwise ufuncs. The sum is taken in float64 whatever the dtype,
- * over LANES fixed lanes (so that it vectorizes without reassociation): the
- * same bits at every SIMD level. d elu / d alpha is expm1(x) for x <= 0 and 0
- * for x > 0, a 0 that a NaN or infinite grad still turns into NaN, as autograd's
- * product does. */
-#define LANES 8
-
-/* acc[j] += g[i] * u[i] for i = j mod LANES: a fixed order, in vector lanes. */
-static void add_lanes_f(double *RESTRICT acc, const float *RESTRICT g, const float *RESTRICT u,
-                        npy_intp m)
-{
-    npy_intp i = 0;
-    for (; i + LANES <= m; i += LANES) {
-        for (int j = 0; j < LANES; j++) acc[j] += (double)g[i + j] * (double)u[i + j];
-    }
-    for (; i < m; i++) acc[i % LANES] += (double)g[i] * (double)u[i];
-}
-
-static void add_lanes_d(double *RESTRICT acc, const double *RESTRICT g, const double *RESTRICT u,
-                        npy_intp m)
-{
-    npy_intp i = 0;
-    for (; i + LANES <= m; i += LANES) {
-        for (int j = 0; j < LANES; j++) acc[j] += g[i + j] * u[i + j];
-    }
-    for (; i < m; i++) acc[i % LANES] += g[i] * u[i];
-}
-
-static double lanes_total(const double *acc)
-{
-    double total = 0.0;
-    for (int j = 0; j < LANES; j++) total += acc[j];
-    return total;
-}
-
-static void backward_f(char **args, const npy_intp *dimensions, const npy_intp *steps, void *data)
-{
-    (void)data;
-    const struct kernels *k = active;
-    float gbuf[BLOCK], xbuf[BLOCK], dbuf[BLOCK], ubuf[BLOCK];
-    npy_intp outer = dimensions[0], n = dimensions[1];
-    npy_intp sg = steps[5], sx = steps[6], so = steps[7];
-    for (npy_intp o = 0; o < outer; o++) {
-        const char *g = args[0] + o * steps[0], *x = args[1] + o * steps[1];
-        char *out = args[3] + o * steps[3];
-        const float alpha = *(const float *)(args[2] + o * steps[2]);
-        double acc[LANES] = {0.0};
-        for (npy_intp start = 0; start < n; start += BLOCK) {
-            npy_intp m = n - start < BLOCK ? n - start : BLOCK;
-            const float *xin = xbuf, *gin = gbuf;
-            if (sx == (npy_intp)sizeof(float)) {
-                xin = (const float *)(x + start * sx);
-            }
-            else {
-                gather32(xbuf, x + start * sx, sx, m);
-            }
-            if (sg == (npy_intp)sizeof(float)) {
-                gin = (const float *)(g + start * sg);
-            }
-            else {
-                gather32(gbuf, g + start * sg, sg, m);
-            }
-            k->backward_f32(dbuf, ubuf, xin, gin, &alpha, m);
-            add_lanes_f(acc, gin, ubuf, m);
-            if (so == (npy_intp)sizeof(float)) {
-                memcpy(out + start * so, dbuf, (size_t)m * sizeof(float));
-            }
-            else {
-                for (npy_intp i = 0; i < m; i++) memcpy(out + (start + i) * so, dbuf + i, sizeof(float));
-            }
-        }
-        *(double *)(args[4] + o * steps[4]) = lanes_total(acc);
-    }
-    clear_fp_flags();
-}
-
-static void backward_d(char **args, const npy_intp *dimensions, const npy_intp *steps, void *data)
-{
-    (void)data;
-    const struct kernels *k = active;
-    double gbuf[BLOCK], dbuf[BLOCK], ubuf[BLOCK], abuf[BLOCK], ones[BLOCK];
-    npy_intp outer = dimensions[0], n = dimensions[1];
-    npy_intp sg = steps[5], sx = steps[6], so = steps[7];
-    for (npy_intp i = 0; i < BLOCK; i++) ones[i] = 1.0;
-    for (npy_intp o = 0; o < outer; o++) {
-        const char *g = args[0] + o * steps[0], *x = args[1] + o * steps[1];
-        char *out = args[3] + o * steps[3];
-        int alpha_nan = k->load_f64(abuf, args[2] + o * steps[2], 0, 1);
-        for (npy_intp i = 1; i < BLOCK; i++) abuf[i] = abuf[0];
-        double acc[LANES] = {0.0};
-        for (npy_intp start = 0; start < n; start += BLOCK) {
-            npy_intp m = n - start < BLOCK ? n - start : BLOCK;
-            int nans = k->load_f64(dbuf, x + start * sx, sx, m);
-            memcpy(ubuf, dbuf, (size_t)m * sizeof(double));
-            k->load_f64(gbuf, g + start * sg, sg, m);
-            k->f64[DERIVATIVE](dbuf, abuf, m, nans | alpha_nan);
-            k->f64[ELU](ubuf, ones, m, nans);
-            for (npy_intp i = 0; i < m; i++) {
-                /* elu at alpha 1 is x where x > 0, expm1(x) <= 0 elsewhere. */
-                ubuf[i] = ubuf[i] > 0.0 ? 0.0 : ubuf[i];
-                dbuf[i] = gbuf[i] * dbuf[i];
-            }
-            add_lanes_d(acc, gbuf, ubuf, m);
-            k->store_f64(out + start * so, so, dbuf, m);
-        }
-        *(double *)(args[4] + o * steps[4]) = lanes_total(acc);
-    }
-    clear_fp_flags();
-}
-
-static PyUFuncGenericFunction backward_loops[] = {backward_f, backward_d};
-static void *backward_data[] = {NULL, NULL};
-static char backward_types[] = {
-    NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_DOUBLE,
-    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
-};
-
 /* ---- SIMD level ---------------------------------------------------------- */
 
 /* How many levels this CPU can run: LEVEL_KERNELS' first ones. */
@@ -633,10 +506,6 @@ static struct PyModuleDef moduledef = {
 static const char ELU_DOC[] =
     "elu(x, alpha, /, out=None, *, where=True, ...)\n\n"
     "x where x > 0 (and for zeros), else alpha * expm1(x); NaN quieted. A NumPy ufunc.";
-static const char BACKWARD_DOC[] =
-    "elu_backward(grad, x, alpha, /, out=None, ...)\n\n"
-    "(grad * elu_derivative(x, alpha), sum of grad * d elu / d alpha) over the last\n"
-    "axis, the sum in float64. A generalized NumPy ufunc, (n),(n),()->(n),().";
 static const char DER_DOC[] =
     "elu_derivative(x, alpha, /, out=None, *, where=True, ...)\n\n"
     "1 where x > 0, else alpha * exp(x); NaN quieted. A NumPy ufunc.";
@@ -666,14 +535,6 @@ PyMODINIT_FUNC PyInit__ufuncs(void)
                                             PyUFunc_None, "elu_derivative", DER_DOC, 0);
     if (der == NULL || PyModule_AddObject(module, "elu_derivative", der) < 0) {
         Py_XDECREF(der);
-        Py_DECREF(module);
-        return NULL;
-    }
-    PyObject *backward = PyUFunc_FromFuncAndDataAndSignature(
-        backward_loops, backward_data, backward_types, 2, 3, 2, PyUFunc_None, "elu_backward",
-        BACKWARD_DOC, 0, "(n),(n),()->(n),()");
-    if (backward == NULL || PyModule_AddObject(module, "elu_backward", backward) < 0) {
-        Py_XDECREF(backward);
         Py_DECREF(module);
         return NULL;
     }

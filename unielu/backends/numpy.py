@@ -1,9 +1,8 @@
 """NumPy backend: Python numbers, sequences, NumPy arrays and scalars.
 
 This module converts and checks the arguments (with ``unielu._checks``) and
-drives the compiled kernel ``unielu._ufuncs`` (NumPy ufuncs with unielu's
-own exp/expm1, docs/backends/numpy.rst; its third, ``elu_backward``, serves the
-PyTorch backend): float16, bfloat16, float32, float64,
+drives the compiled kernel ``unielu._ufuncs`` (two NumPy ufuncs with unielu's
+own exp/expm1, docs/backends/numpy.rst): float16, bfloat16, float32, float64,
 integer and bool inputs go through it, large arrays split over the threads of
 ``unielu._threads`` (the loops release the GIL). Where it was not built, with
 ``UNIELU_KERNEL=numpy``, and for longdouble, the pure-NumPy path

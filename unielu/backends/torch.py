@@ -51,19 +51,15 @@ compiled graph computes the result out of place and then copies it into
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 import torch.autograd.forward_ad as _fwad
 import torch.nn.functional as F
 
 from unielu import _checks  # error builders, read as _checks.<name>
 from unielu._checks import FLOAT32_MAX, check_alpha_fits, check_alpha_shape, check_out_layout
-from unielu._threads import ranges, run_split, threads_for
 from unielu.backends import _formulas
-from unielu.backends import numpy as _numpy
 
 # Read by unielu._registry from this source, without importing the module: literals only.
 SPEC = {
@@ -466,68 +462,6 @@ def _elu_array_alpha_graph(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor
     return torch.where(w == 0, exact, y).to(x.dtype)
 
 
-_FUSED_DTYPES = {torch.float32: "float32", torch.float64: "float64"}
-_CPU_KEY = torch._C.DispatchKey.CPU
-
-
-def _plain_cpu(t: torch.Tensor) -> bool:
-    """A dense CPU tensor with memory of its own: not one batched by the legacy
-    vmap of ``gradcheck(check_batched_grad=True)``, whose device also says cpu."""
-    return t.device.type == "cpu" and torch._C._dispatch_keys(t).has(_CPU_KEY)
-
-
-def _fused_backward(
-    grad: torch.Tensor, w: torch.Tensor, alpha: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """``(grad * elu_derivative(w, alpha), the sum of grad * expm1(w) where w <= 0)``
-    for one alpha, in one pass of the compiled kernel over ``grad`` and ``w``
-    (its ``elu_backward``, with the exact formulas of its ufuncs, the sum in
-    float64), split over threads as PyTorch's own ops are; None where it does
-    not apply: no kernel, a recorded backward (second derivatives), a graph or a
-    transform, another device, dtype or tensor subclass, or an array alpha.
-    """
-    kernel = _numpy._ufuncs
-    if (
-        kernel is None
-        or torch.is_grad_enabled()
-        or alpha.numel() != 1
-        or w.dtype not in _FUSED_DTYPES
-        or grad.dtype != w.dtype
-        or type(w) not in _PLAIN
-        or type(grad) not in _PLAIN
-        or not _plain_cpu(w)
-        or not _plain_cpu(grad)
-        or w.numel() == 0
-        or _is_compiling()
-        or torch._C._are_functorch_transforms_active()
-    ):
-        return None
-    grad_x = torch.empty_like(w)  # w's memory format
-    # Axes in w's memory order, so that the kernel's rows (the last axis) are
-    # contiguous; flat where that is one run of memory for all three.
-    order = sorted(range(w.dim()), key=lambda d: -w.stride(d))
-    parts = [t.detach().permute(order) for t in (grad, w, grad_x)]
-    if all(t.is_contiguous() for t in parts):
-        parts = [t.reshape(-1) for t in parts]
-    g_np, w_np, out_np = (t.reshape(t.shape or (1,)).numpy() for t in parts)
-    a_np = alpha.detach().reshape(()).numpy()
-    if g_np.ndim == 1:
-        threads = min(threads_for(g_np.size), torch.get_num_threads())
-        pieces = ranges(g_np.size, threads)
-        sums = np.empty(len(pieces))
-
-        def piece(i: int) -> Callable[[], None]:
-            lo, hi = pieces[i]
-            return lambda: kernel.elu_backward(
-                g_np[lo:hi], w_np[lo:hi], a_np, out=(out_np[lo:hi], sums[i, ...])
-            )
-
-        run_split([piece(i) for i in range(len(pieces))])
-    else:  # expanded or otherwise strided: one call, a sum per row
-        sums = kernel.elu_backward(g_np, w_np, a_np, out=(out_np, None))[1]
-    return grad_x, torch.tensor(float(sums.sum()), dtype=torch.float64).reshape(alpha.shape)
-
-
 class _ELUArrayAlpha(torch.autograd.Function):
     """elu with a tensor alpha in eager mode on the CPU (a few passes over memory,
     where the graph of :func:`_elu_array_alpha_graph` makes about fifteen), and
@@ -562,11 +496,7 @@ class _ELUArrayAlpha(torch.autograd.Function):
         g = grad.to(w.dtype)
         a = alpha.to(w.dtype)
         grad_x = grad_alpha = None
-        fused = _fused_backward(g, w, a) if ctx.needs_input_grad[1] else None
-        if fused is not None:
-            grad_x, grad_alpha = fused
-            grad_x = grad_x if ctx.needs_input_grad[0] else None
-        elif not torch.is_grad_enabled() and _one_pass_is_exact(w):
+        if not torch.is_grad_enabled() and _one_pass_is_exact(w):
             eb = torch.ops.aten.elu_backward
             if ctx.needs_input_grad[0]:
                 if a.numel() == 1:
