@@ -148,6 +148,23 @@ def test_learned_scalar_alpha(backend, torch, ELU, dtype):
     torch.testing.assert_close(x.grad, unielu.elu_derivative(x.detach(), 0.5))
 
 
+@pytest.mark.parametrize("memory_format", ["contiguous_format", "channels_last"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_learned_scalar_alpha_with_an_upstream_gradient(backend, torch, ELU, dtype, memory_format):
+    # Both gradients of a training step, where the gradient arriving is not ones.
+    layer = ELU(1.3, learn_alpha=True, dtype=getattr(torch, dtype)).to(backend.device)
+    rng = np.random.default_rng(4)
+    layout = getattr(torch, memory_format)
+    x = tensor(backend, rng.normal(0, 3, (2, 3, 4, 5)), dtype).contiguous(memory_format=layout)
+    upstream = tensor(backend, rng.normal(0, 1, (2, 3, 4, 5)), dtype)
+    x.requires_grad_(True)
+    layer(x).backward(upstream.contiguous(memory_format=layout))
+    alpha = layer.alpha.detach()
+    torch.testing.assert_close(x.grad, upstream * unielu.elu_derivative(x.detach(), alpha))
+    expected = (upstream * torch.where(x > 0, 0.0, torch.expm1(x.detach()))).sum()
+    torch.testing.assert_close(layer.alpha.grad, expected)
+
+
 @pytest.mark.parametrize("channel_dim", [1, -1])
 def test_learned_alpha_per_channel(backend, torch, ELU, channel_dim):
     layer = ELU(1.0, learn_alpha=True, num_parameters=3, channel_dim=channel_dim)

@@ -189,6 +189,16 @@ def _one_pass_is_exact(x: torch.Tensor) -> bool:
     return x.numel() == 0 or bool(x.min() >= _LOG_TINY[x.dtype])
 
 
+_CPU_KEY = torch._C.DispatchKey.CPU
+
+
+def _dense_cpu(t: torch.Tensor) -> bool:
+    """A CPU tensor with memory of its own: not one batched by the legacy vmap of
+    ``gradcheck(check_batched_grad=True)`` (whose device also says cpu), which
+    has no rule for ``out=`` variants."""
+    return torch._C._dispatch_keys(t).has(_CPU_KEY)
+
+
 def _grad_x(grad: torch.Tensor, x: torch.Tensor, alpha: float) -> torch.Tensor:
     """``grad * elu_derivative(x, alpha)``: one pass where that is exact; from
     differentiable ops where a graph of the backward is recorded (second
@@ -498,20 +508,26 @@ class _ELUArrayAlpha(torch.autograd.Function):
         grad_x = grad_alpha = None
         if not torch.is_grad_enabled() and _one_pass_is_exact(w):
             eb = torch.ops.aten.elu_backward
-            if ctx.needs_input_grad[0]:
-                if a.numel() == 1:
-                    grad_x = eb(g, float(a), 1, 1, False, w)
-                else:
-                    d = eb(g, 1.0, 1, 1, False, w)  # grad * exp(w) where w <= 0, else grad
-                    grad_x = torch.where(w > 0, d, d * a)
+            value = float(a) if a.numel() == 1 else 0.0
+            terms = None
             if ctx.needs_input_grad[1]:
-                value = float(a) if a.numel() == 1 else 0.0
                 if 0 < value < math.inf and x.dtype not in _HALF:
                     # A sum of grad * expm1(w) where w <= 0: from y = value * expm1(w)
                     # (rounded once per element), which saves a pass.
-                    grad_alpha = (eb(g, 1.0, 0.0, 1.0, True, y).sum() / value).reshape(a.shape)
+                    terms = eb(g, 1.0, 0.0, 1.0, True, y)
+                    grad_alpha = (terms.sum() / value).reshape(a.shape)
                 else:  # grad * (u + 0) where u = expm1(w) <= 0, else 0 * grad
                     grad_alpha = eb(g, 1.0, 0.0, 1.0, True, _native_elu(w, 1.0))
+            if ctx.needs_input_grad[0]:
+                if a.numel() == 1 and terms is not None and _dense_cpu(g) and _dense_cpu(w):
+                    # Into the summed terms' memory: the first touch of a new
+                    # activation-sized tensor costs about as much as a pass.
+                    grad_x = eb.grad_input(g, value, 1, 1, False, w, grad_input=terms)
+                elif a.numel() == 1:
+                    grad_x = eb(g, value, 1, 1, False, w)
+                else:
+                    d = eb(g, 1.0, 1, 1, False, w)  # grad * exp(w) where w <= 0, else grad
+                    grad_x = torch.where(w > 0, d, d * a)
         else:  # differentiable: a graph of the backward is recorded (second derivatives)
             if ctx.needs_input_grad[0]:
                 grad_x = _derivative_in(w, a) * g
