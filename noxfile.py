@@ -258,7 +258,9 @@ nox.options.sessions = [
 # - the model benchmark's cases are run by ``nox -s bench``, marked bench.
 # At most 4 workers: each imports its framework (the Keras session: three), and a
 # distributed test starts processes of its own.
-XDIST = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup"]
+# A worker that crashes (a framework's abort) ends the run, reported: pytest-xdist's
+# replacement worker can leave a loadgroup run waiting forever.
+XDIST = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup", "--max-worker-restart", "0"]
 
 
 def _marker_args(text: str, marker: str) -> str:
